@@ -1,0 +1,1 @@
+"""Standard couplings between networks and process models."""

@@ -1,0 +1,1 @@
+"""deltamod-hydro: hydrology for deltamod: HBV models, CAMELS data, PET."""

@@ -1,0 +1,1 @@
+"""deltamod-nn: neural networks (LSTM, MLP) for deltamod."""

@@ -1,0 +1,1 @@
+"""deltamod-photosynth: leaf photosynthesis for deltamod: FvCB, stomatal conductance."""
