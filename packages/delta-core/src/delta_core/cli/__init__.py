@@ -1,0 +1,1 @@
+"""The ``delta`` command line (torch is imported only inside commands that need it)."""
