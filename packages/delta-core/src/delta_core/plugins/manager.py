@@ -160,6 +160,7 @@ def _run_registration(registry: Registry, pm: pluggy.PluginManager) -> None:
 def _fail(
     registry: Registry, name: str, dist: str | None, version: str | None, error: str
 ) -> None:
+    error = "; ".join(line.strip() for line in error.splitlines() if line.strip())
     registry.failures.append(PluginLoadFailure(name, error, dist, version))
     warnings.warn(f"deltamod plugin {name!r} skipped: {error}", PluginLoadWarning, stacklevel=3)
 

@@ -148,7 +148,7 @@ def resolve_ref(ref: str, what: str) -> Any:
 
 def suggest(name: str, candidates: Iterable[str]) -> list[str]:
     """Close matches of ``name`` among ``candidates``, best first."""
-    return difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
+    return difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.75)
 
 
 class Registry:

@@ -44,10 +44,11 @@ class TinyNN(NN):
             raise NNSpecError(
                 f"TinyNN cannot produce {spec.n_dynamic_outputs} dynamic outputs without dynamic inputs"
             )
-        self.dynamic_in = torch.nn.Linear(spec.n_dynamic_inputs, hidden) if spec.n_dynamic_inputs else None
-        self.static_in = torch.nn.Linear(spec.n_static_inputs, hidden) if spec.n_static_inputs else None
-        self.dynamic_head = torch.nn.Linear(hidden, spec.n_dynamic_outputs) if spec.n_dynamic_outputs else None
-        self.static_head = torch.nn.Linear(hidden, spec.n_static_outputs) if spec.n_static_outputs else None
+        linear = torch.nn.Linear
+        self.dynamic_in = linear(spec.n_dynamic_inputs, hidden) if spec.n_dynamic_inputs else None
+        self.static_in = linear(spec.n_static_inputs, hidden) if spec.n_static_inputs else None
+        self.dynamic_head = linear(hidden, spec.n_dynamic_outputs) if spec.n_dynamic_outputs else None
+        self.static_head = linear(hidden, spec.n_static_outputs) if spec.n_static_outputs else None
 
     def forward(self, x_dynamic: torch.Tensor | None, x_static: torch.Tensor | None) -> NNOutput:
         """Map ``[time, batch, f]`` and ``[batch, g]`` inputs to ``[time, batch, n]`` and ``[batch, m]``."""
