@@ -15,3 +15,9 @@ def delta_register(registry: PluginRegistrar) -> None:
         config="delta_core.coupling.config:ParameterLearningConfig",
         summary="a network learns a PhyModel's parameters (static and/or dynamic)",
     )
+    registry.add_dataset(
+        "core.canonical",
+        "delta_core.data.dataset:CanonicalDataset",
+        config="delta_core.data.config:CanonicalDatasetConfig",
+        summary="entities x days from a canonical Zarr/NetCDF store, read lazily",
+    )

@@ -9,6 +9,7 @@ import click
 
 from delta_core import __version__
 from delta_core.cli.config_cmd import config_group
+from delta_core.cli.data_cmd import data_group
 from delta_core.cli.plugins_cmd import plugins_group
 from delta_core.cli.train_cmd import train_command
 
@@ -26,6 +27,7 @@ def cli() -> None:
 
 cli.add_command(plugins_group)
 cli.add_command(config_group)
+cli.add_command(data_group)
 cli.add_command(train_command)
 
 

@@ -1,0 +1,1 @@
+"""Data: the canonical labelled format, normalisation, sampling (torch only where tensors are made)."""
