@@ -118,7 +118,7 @@ def test_several_errors_reported_together(tmp_path: Path, toy_registry: Registry
         [
             f"invalid configuration in {path} (7 problems):",
             "  $.data.name: no dataset component named 'toy.sauce'. Did you mean 'toy.source'? "
-            "Available dataset components: toy.source.",
+            "Available dataset components: core.canonical, toy.source.",
             "  $.model.phy.params.nmul: nmul must be > 0, got 0",
             "  $.model.phy.params.variant: variant must be one of 'a', 'b', got 'c'",
             "  $.seed: seed must be >= 0, got -1",

@@ -271,3 +271,21 @@ def test_cli_data_check_and_info(store: Path, tmp_path: Path) -> None:
     assert ok.exit_code == 0 and ok.output.endswith(f"{store}: valid\n")
     bad = CliRunner().invoke(cli, ["data", "check", str(store), "--require", "PET"])
     assert bad.exit_code == 1 and "  - missing variables: PET" in bad.output
+
+
+def test_direct_chunk_reader_matches_zarr(tmp_path: Path) -> None:
+    from delta_core.data.chunk_reader import ChunkedArray, UnsupportedArray
+
+    data = make_store(401)
+    path = write_canonical(data, tmp_path / "c.zarr", chunks={"entity": 2, "time": 64})
+    reader = ChunkedArray(path, "Q")
+    assert reader.chunks == (2, 64)
+    rows = np.array([4, 0, 4, 3])  # unsorted, duplicated, edge chunk
+    for start, stop in [(0, 401), (63, 65), (390, 401), (10, 10)]:
+        expected = data["Q"].values[rows, start:stop]
+        assert np.array_equal(reader.rows(rows, start, stop), expected, equal_nan=True)
+    assert np.array_equal(ChunkedArray(path, "area").rows(np.array([4, 1])), [50.0, 20.0])
+    with pytest.raises(UnsupportedArray, match="dtype <U1 is not read directly"):
+        ChunkedArray(path, "climate")
+    with pytest.raises(IndexError, match=r"columns \[0, 500\) outside \[0, 401\)"):
+        reader.rows(rows, 0, 500)

@@ -16,6 +16,7 @@ import torch
 import xarray as xr
 
 from delta_core.data.canonical import TIME, entity_dim, open_canonical
+from delta_core.data.chunk_reader import ChunkedArray, UnsupportedArray
 from delta_core.data.config import CanonicalDatasetConfig
 from delta_core.data.normalize import NormalizationError, Normalizer, VariableStats, forward_transform
 from delta_core.data.periods import PeriodError, TimeRange, missing_spans
@@ -48,6 +49,7 @@ class CanonicalDataset(Dataset):
         self.source = config.path
         groups = {g: tuple(getattr(config, g)) for g in (*DYNAMIC_GROUPS, *STATIC_GROUPS)}
         every = sorted({v for names in groups.values() for v in names})
+        from_store = data is None
         if data is None:
             data = open_canonical(config.path, required=every)
         self._groups = groups
@@ -74,6 +76,7 @@ class CanonicalDataset(Dataset):
             for g, names in groups.items()
         }
         self.normalizer: Normalizer | None = None
+        self._fast = _fast_arrays(Path(config.path), every) if from_store else {}
         self._memory: dict[str, np.ndarray] | None = None
         if config.in_memory:
             self._memory = {v: np.asarray(data[v].isel({self._edim: self._positions}).values) for v in every}
@@ -123,8 +126,10 @@ class CanonicalDataset(Dataset):
             return out
         stored = self._positions[entities]
         for k, name in enumerate(names):
-            var = self._data[name].variable
-            out[..., k] = var[stored, start : start + length].values
+            if name in self._fast:
+                out[..., k] = self._fast[name].rows(stored, start, start + length)
+            else:
+                out[..., k] = self._data[name].variable[stored, start : start + length].values
         return out
 
     def read_static(self, names: Iterable[str], entities: np.ndarray) -> np.ndarray:
@@ -134,6 +139,8 @@ class CanonicalDataset(Dataset):
         for k, name in enumerate(names):
             if self._memory is not None:
                 out[:, k] = self._memory[name][entities]
+            elif name in self._fast:
+                out[:, k] = self._fast[name].rows(self._positions[entities])
             else:
                 out[:, k] = self._data[name].variable[self._positions[entities]].values
         return out
@@ -240,10 +247,12 @@ class CanonicalDataset(Dataset):
             "entity_index": torch.from_numpy(idx.copy()),
             "time_index": torch.arange(start, start + length),
         }
+        wanted = list(dict.fromkeys(v for g in DYNAMIC_GROUPS for v in self._groups[g]))
+        series = self.read_series(wanted, idx, start, length) if wanted else None
         for group in DYNAMIC_GROUPS:
             names = self._groups[group]
-            if names:
-                values = self.read_series(names, idx, start, length)
+            if names and series is not None:
+                values = series[..., [wanted.index(n) for n in names]]
                 if group == "x_nn":
                     values = self._normalise(names, values)
                 out[group] = torch.from_numpy(np.ascontiguousarray(values.transpose(1, 0, 2)))
@@ -266,6 +275,19 @@ class CanonicalDataset(Dataset):
                 z = np.where(np.isfinite(z), z, np.float32(self.config.fill[name]))
             out[..., k] = z
         return out
+
+
+def _fast_arrays(path: Path, names: Iterable[str]) -> dict[str, ChunkedArray]:
+    """Direct chunk readers for the variables of a Zarr v2 store; empty when not applicable."""
+    if not path.is_dir():
+        return {}
+    arrays = {}
+    for name in names:
+        try:
+            arrays[name] = ChunkedArray(path, name)
+        except UnsupportedArray:
+            return {}  # mixed paths are not worth it: use xarray for all
+    return arrays
 
 
 def open_dataset(path: str | Path, **groups: Sequence[str]) -> CanonicalDataset:
