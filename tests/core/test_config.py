@@ -247,3 +247,27 @@ def test_preset_is_a_copy(toy_registry: Registry) -> None:
     first = preset(toy_registry, "toy.bucket")
     first["name"] = "changed"
     assert preset(toy_registry, "toy.bucket")["name"] == "toy-default"
+
+
+def test_validators_may_read_other_fields(tmp_path: Path, toy_registry: Registry) -> None:
+    """A validator that depends on another field (like an HBV variant) gets the sibling values."""
+    import attrs
+
+    from delta_core.config.converter import make_converter
+
+    def depends(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+        if value > instance.limit:  # type: ignore[attr-defined]
+            raise ValueError(f"{attribute.name} must be <= limit ({instance.limit}), got {value}")  # type: ignore[attr-defined]
+
+    @attrs.frozen
+    class Pair:
+        limit: int = 3
+        value: int = attrs.field(default=1, validator=depends)
+
+    conv = make_converter(toy_registry)
+    assert conv.structure({"limit": 10, "value": 5}, Pair) == Pair(10, 5)
+    with pytest.raises(Exception) as err:
+        conv.structure({"value": 5}, Pair)
+    from delta_core.config.errors import collect_problems
+
+    assert [str(p) for p in collect_problems(err.value)] == ["$.value: value must be <= limit (3), got 5"]

@@ -288,17 +288,24 @@ def _structure_attrs_class(conv: cattrs.Converter, value: Any, cls: type) -> Any
                 errors.append(_note(KeyError(key), cls, key, f.type))
             continue
         try:
-            item = conv.structure(value[key], f.type)
+            kwargs[key] = conv.structure(value[key], f.type)
         except Exception as exc:
             errors.append(_note(exc, cls, key, f.type))
+    # Validators run field by field (so each error carries its path) against a view of
+    # all values, since some validators read other fields (e.g. a model variant).
+    values = _defaults(fields)
+    values.update({f.name: kwargs[f.alias or f.name] for f in fields if (f.alias or f.name) in kwargs})
+    view = types.SimpleNamespace(**values)
+    for f in fields:
+        key = f.alias or f.name
+        if f.validator is None or key not in kwargs:
             continue
-        if f.validator is not None:
-            try:
-                f.validator(None, f, item)
-            except (ValueError, TypeError) as exc:
-                errors.append(_note(ConfigValueError(str(exc)), cls, key, f.type))
-                continue
-        kwargs[key] = item
+        try:
+            f.validator(view, f, kwargs[key])
+        except (ValueError, TypeError, AttributeError) as exc:
+            errors.append(_note(ConfigValueError(str(exc)), cls, key, f.type))
+    order = {key: i for i, key in enumerate(keys)}
+    errors.sort(key=lambda e: order.get(_noted_name(e), len(order)))  # report in field order
     unknown = [str(k) for k in value if k not in keys]
     if unknown:
         errors.append(UnknownKeysError(cls.__name__, unknown, keys))
@@ -308,6 +315,24 @@ def _structure_attrs_class(conv: cattrs.Converter, value: Any, cls: type) -> Any
         return cls(**kwargs)
     except (ValueError, TypeError) as exc:  # cross-field checks in __attrs_post_init__
         raise ClassValidationError(f"While structuring {cls.__name__}", [ConfigValueError(str(exc))], cls) from None
+
+
+def _noted_name(exc: Exception) -> str | None:
+    for note in getattr(exc, "__notes__", []):
+        if isinstance(note, AttributeValidationNote):
+            return note.name
+    return None
+
+
+def _defaults(fields: list[attrs.Attribute[Any]]) -> dict[str, Any]:
+    out = {}
+    for f in fields:
+        if isinstance(f.default, attrs.Factory):  # type: ignore[arg-type]
+            if not f.default.takes_self:  # type: ignore[union-attr]
+                out[f.name] = f.default.factory()  # type: ignore[union-attr]
+        elif f.default is not attrs.NOTHING:
+            out[f.name] = f.default
+    return out
 
 
 def _structure_component(
