@@ -12,5 +12,6 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
     -c constraints.txt -r requirements-dev.txt \
-    -e packages/delta-core -e packages/delta-nn -e packages/delta-hydro -e packages/delta-photosynth
+    -e packages/delta-core -e packages/delta-nn -e packages/delta-hydro -e packages/delta-photosynth \
+    -e examples/plugin-template
 echo "setup: done. Activate with 'source .venv/bin/activate'; run tests with '.venv/bin/python -m pytest'."

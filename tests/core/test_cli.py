@@ -193,6 +193,12 @@ def test_plugins_list_is_fast_and_does_not_import_torch() -> None:
     wall = time.perf_counter() - start
     assert proc.returncode == 0, proc.stderr
     assert "core  deltamod-core" in proc.stdout
+    from importlib import metadata
+
+    if any(ep.name == "example" for ep in metadata.entry_points(group="delta.plugins")):
+        # the README's setup installs the third-party example plugin: it must be listed
+        assert "example  deltamod-example" in proc.stdout
+        assert "  phy      example.linear_reservoir" in proc.stdout
     assert "TORCH_IMPORTED=False" in proc.stderr
     elapsed = float(proc.stderr.rsplit("ELAPSED=", 1)[1])
     assert elapsed < 1.0, f"`delta plugins list` took {elapsed:.2f}s in-process ({wall:.2f}s with interpreter start)"

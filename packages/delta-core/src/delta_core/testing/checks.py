@@ -61,12 +61,13 @@ def _label(phy: PhyModel) -> str:
     return type(phy).__name__
 
 
-def _raise(phy: PhyModel, problems: Sequence[str], context: str = "") -> NoReturn:
+def _raise(phy: PhyModel, problems: Sequence[str], context: str = "", note: str = "") -> NoReturn:
     suffix = f" ({context})" if context else ""
+    tail = f"\n{note}" if note else ""
     if len(problems) == 1:
-        raise AssertionError(f"{_label(phy)}: {problems[0]}{suffix}")
+        raise AssertionError(f"{_label(phy)}: {problems[0]}{suffix}{tail}")
     lines = "\n".join(f"  - {p}" for p in problems)
-    raise AssertionError(f"{_label(phy)}: {len(problems)} problems{suffix}:\n{lines}")
+    raise AssertionError(f"{_label(phy)}: {len(problems)} problems{suffix}:\n{lines}{tail}")
 
 
 def _nonfinite(what: str, value: torch.Tensor, axes: Sequence[str]) -> str | None:
@@ -195,6 +196,7 @@ def _max_mismatch(
 ) -> tuple[float, tuple[int, ...]] | None:
     diff = (a - b).abs()
     excess = diff - (atol + rtol * b.abs())
+    excess = torch.where(torch.isfinite(a) == torch.isfinite(b), excess.nan_to_num(nan=0.0), torch.inf)
     if not (excess > 0).any():
         return None
     idx = tuple(int(i) for i in torch.nonzero(excess == excess.max())[0])
@@ -268,7 +270,7 @@ def check_declarations(phy: PhyModel) -> None:
 
     declared = {p.name: p for p in specs if isinstance(p, Parameter)}
     dynamic = list(phy.dynamic_params)
-    for name in dynamic:
+    for name in dict.fromkeys(dynamic):
         if name not in declared:
             problems.append(f"dynamic parameter {name!r} is not declared; declared: {', '.join(declared)}")
         elif not declared[name].dynamic_allowed:
@@ -412,16 +414,22 @@ def check_state_continuation(
         _raise(phy, [f"split={split} must be in (0, {n_time})"])
     params = make_params(phy, n_entity, n_time=n_time, dtype=forcing.dtype, device=forcing.device)
     kw = {"attributes": attributes, "warmup": 0}
-    with torch.no_grad():
-        whole = _run(phy, forcing, params, context="whole window", **kw)
-        first = _run(phy, forcing[:split], _slice_time(phy, params, slice(None, split)),
-                     context=f"time[:{split}]", **kw)
-        second = _run(phy, forcing[split:], _slice_time(phy, params, slice(split, None)),
-                      context=f"time[{split}:] from the states of time[:{split}]",
-                      states={k: v.clone() for k, v in first.states.items()}, **kw)
+
+    def run(part: str, sl: slice, states: Mapping[str, torch.Tensor] | None = None) -> PhyOutput:
+        with torch.no_grad():
+            out = _run(phy, forcing[sl], _slice_time(phy, params, sl), context=part, states=states, **kw)
+        problems = _output_problems(phy, out, len(range(n_time)[sl]), n_entity, forcing)
+        if problems:
+            _raise(phy, problems, f"state continuation, {part}")
+        return out
+
+    whole = run("whole window", slice(None))
+    first = run(f"time[:{split}]", slice(None, split))
+    second = run(f"time[{split}:] from the states of time[:{split}]", slice(split, None),
+                 {k: v.clone() for k, v in first.states.items()})
     problems = []
     for var in phy.output_vars:
-        if var.dims != "time_entity" or var.name not in whole.fluxes or var.name not in second.fluxes:
+        if var.dims != "time_entity":
             continue
         mismatch = _max_mismatch(second.fluxes[var.name], whole.fluxes[var.name][split:], rtol, atol)
         if mismatch:
@@ -432,16 +440,17 @@ def check_state_continuation(
                 f"(at time index {split + t}, entity index {e})"
             )
     for var in phy.state_vars:
-        if var.name in whole.states and var.name in second.states:
-            mismatch = _max_mismatch(second.states[var.name], whole.states[var.name], rtol, atol)
-            if mismatch:
-                diff, (e, c) = mismatch
-                problems.append(
-                    f"final state {var.name!r} of the continued run differs from the uninterrupted run "
-                    f"by {diff:.3g} (entity index {e}, component {c})"
-                )
+        mismatch = _max_mismatch(second.states[var.name], whole.states[var.name], rtol, atol)
+        if mismatch:
+            diff, (e, c) = mismatch
+            problems.append(
+                f"final state {var.name!r} of the continued run differs from the uninterrupted run "
+                f"by {diff:.3g} (entity index {e}, component {c})"
+            )
     if problems:
-        _raise(phy, problems, "state continuation, mid-range parameters")
+        _raise(phy, problems, "state continuation, mid-range parameters",
+               note="A model that keeps memory outside its declared states (e.g. routing over the window) "
+                    "cannot pass; call check_phy_model(..., continuation=False) for it.")
 
 
 def check_parameter_bounds(
@@ -662,7 +671,9 @@ def check_gradients_reach_nn(
     weight_grads, param_grads = grads[: len(weights)], grads[len(weights):]
 
     for name, g in zip(learned, param_grads, strict=True):
-        if g is None or (name not in insensitive and not (g != 0).any()):
+        if name in insensitive and (g is None or torch.isfinite(g).all()):
+            continue
+        if g is None or not (g != 0).any():
             problems.append(
                 f"parameter {name!r} does not reach any output (its gradient is "
                 f"{'absent' if g is None else 'zero everywhere'}), so the network cannot learn it; "
