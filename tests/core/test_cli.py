@@ -134,7 +134,9 @@ def test_train_without_trainer_fails_clearly(tmp_path: Path) -> None:
         registry.add_preset("toy.bucket", "tests.core.plugins.toy:PRESET")
 
     module.delta_register = delta_register  # type: ignore[attr-defined]
-    manager._CACHE["default"] = manager.build_registry(autoload=False, extra_plugins={"toy": module})
+    registry, pm = manager.build_registry(autoload=False, extra_plugins={"toy": module})
+    registry._components.pop(("trainer", "core.trainer"))  # a core without its trainer
+    manager._CACHE["default"] = (registry, pm)
     config = tmp_path / "exp.yaml"
     config.write_text("data: toy.source\nmodel: {phy: toy.bucket, nn: toy.net}\n")
     result = CliRunner().invoke(cli, ["train", str(config)])

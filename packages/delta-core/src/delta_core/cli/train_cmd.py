@@ -76,5 +76,14 @@ def train_command(
         trainer_cls = reg.get("trainer", section.name).load()
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
-    trainer = trainer_cls(section.params)
-    trainer.fit(experiment, run_dir or default_run_dir(experiment), resume=resume_dir is not None)
+    trainer = trainer_cls(section.params) if section.params is not None else trainer_cls()
+    target = run_dir or default_run_dir(experiment)
+    try:
+        path = trainer.fit(experiment, target, resume=resume_dir is not None)
+    except (ValueError, RuntimeError) as exc:  # data, period, coupling, run-dir problems: the message says it
+        raise click.ClickException(f"training stopped: {exc}") from None
+    click.echo(f"run directory: {path}")
+    if experiment.periods.test is not None:
+        from delta_core.cli.test_cmd import run_evaluation
+
+        click.echo(run_evaluation(path, "test", "best", "cpu"))

@@ -347,7 +347,7 @@ def _structure_component(
     unknown = [str(k) for k in value if k not in ("name", "params")]
     if unknown:
         errors.append(UnknownKeysError(f"{kind} component", unknown, ["name", "params"]))
-    name = value.get("name")
+    name = value.get("name", cls.DEFAULT)  # type: ignore[attr-defined]
     raw_params = value.get("params")
     if raw_params is None:
         raw_params = {}

@@ -44,6 +44,7 @@ class ComponentConfig:
     """
 
     KIND: ClassVar[str] = ""
+    DEFAULT: ClassVar[str | None] = None  # name used when a section gives only params
     name: str
     params: Any = None
 
@@ -78,9 +79,10 @@ class DatasetComponent(ComponentConfig):
 
 @attrs.frozen
 class TrainerComponent(ComponentConfig):
-    """A trainer section."""
+    """A trainer section (``name`` defaults to the core's ``core.trainer``)."""
 
     KIND: ClassVar[str] = "trainer"
+    DEFAULT: ClassVar[str | None] = "core.trainer"
 
 
 @attrs.frozen

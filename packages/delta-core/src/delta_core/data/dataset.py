@@ -181,6 +181,10 @@ class CanonicalDataset(Dataset):
         self.normalizer = Normalizer(stats)
         return self.normalizer
 
+    def set_normalizer(self, normalizer: Normalizer) -> None:
+        """Use previously saved statistics (resume, test, simulate)."""
+        self.normalizer = normalizer
+
     def check_complete(self, period: TimeRange, warmup: int, name: str, chunk_size: int = 256) -> None:
         """Fail if an input needed in ``period`` (with warm-up) is missing for an entity.
 

@@ -20,13 +20,19 @@ Keys a dataset cannot provide are absent, never filled with placeholders.
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from delta_core.interfaces.specs import Variable
+
+if TYPE_CHECKING:
+    from delta_core.data.normalize import Normalizer
+    from delta_core.data.periods import TimeRange
 
 Sample = dict[str, torch.Tensor]
 
@@ -58,3 +64,38 @@ class Dataset(ABC):
     @abstractmethod
     def sample(self, entities: Sequence[int], start: int, length: int) -> Sample:
         """Return the window ``times[start:start + length]`` for entity positions ``entities``."""
+
+    # -- training protocol: defaults work for any dataset; override to do better --------
+    def check_complete(self, period: TimeRange, warmup: int, name: str) -> None:
+        """Raise if inputs needed for ``period`` (and ``warmup`` steps before it) are missing.
+
+        The default checks nothing; datasets should name the entity, variable and dates.
+        """
+        return None
+
+    def fit_normalizer(self, period: TimeRange) -> Normalizer | None:
+        """Fit network-input statistics on ``period`` (training data only) and use them.
+
+        Returns the statistics to save with the run, or ``None`` (the default) when the
+        dataset needs none (its inputs are already normalised).
+        """
+        return None
+
+    def set_normalizer(self, normalizer: Normalizer) -> None:
+        """Use previously saved statistics (resume, test, simulate)."""
+        return None
+
+    def target_std(self, period: TimeRange, chunk_size: int = 256) -> np.ndarray:
+        """Per-entity standard deviation of each target over ``period``, ``[entity, n_target]``.
+
+        The default reads the targets through :meth:`sample` in entity chunks.
+        """
+        n = len(self.entity_ids)
+        out = np.full((n, len(self.variables.get("target", ()))), np.nan, dtype=np.float32)
+        for start in range(0, n, chunk_size):
+            idx = list(range(start, min(start + chunk_size, n)))
+            target = self.sample(idx, period.start, period.length)["target"].numpy()
+            with warnings.catch_warnings():  # all-NaN entities give NaN, on purpose
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out[idx] = np.nanstd(target, axis=0)
+        return out

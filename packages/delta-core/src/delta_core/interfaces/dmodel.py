@@ -8,7 +8,7 @@ and layouts) and returns a :class:`DModelOutput`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -63,6 +63,31 @@ class DModel(torch.nn.Module, ABC):
         self.phy = torch.nn.ModuleDict(dict(phy))
         self.nn = torch.nn.ModuleDict(dict(nn))
         self.config = config
+
+    @classmethod
+    def build(
+        cls,
+        phy: Mapping[str, torch.nn.Module],
+        nn: Mapping[str, Callable[[Any], torch.nn.Module]],
+        inputs: Any,
+        config: Any = None,
+    ) -> DModel:
+        """Construct the coupled model; the trainer builds every DModel this way.
+
+        Parameters
+        ----------
+        phy
+            Instantiated PhyModels by role name (from the ``model.phy`` sections).
+        nn
+            Network *factories* by role name: ``factory(NNSpec) -> NN``; the coupling
+            decides the sizes and output range it needs.
+        inputs
+            Network input sizes the dataset provides
+            (:class:`~delta_core.coupling.parameter_learning.InputSizes`).
+        config
+            The coupling's structured ``model.params``.
+        """
+        raise NotImplementedError(f"{cls.__name__} does not implement DModel.build")
 
     @abstractmethod
     def forward(self, sample: Mapping[str, torch.Tensor]) -> DModelOutput:

@@ -137,7 +137,8 @@ def to_float(raw: Sequence[str] | np.ndarray, *, source: str, column: str, lines
     infinite = np.isinf(values)
     if infinite.any():
         i = int(np.argmax(infinite))
-        raise DataImportError(f"{source}: line {int(lines[i])}: column {column!r}: {text[i]!r} is not a finite number")
+        cell = str(text[i])
+        raise DataImportError(f"{source}: line {int(lines[i])}: column {column!r}: {cell!r} is not a finite number")
     sentinels = [float(v) for v in missing_values]
     if sentinels:
         values[np.isin(values, sentinels)] = np.nan
@@ -183,13 +184,14 @@ def dates_from_text(raw: Sequence[str] | np.ndarray, *, source: str, column: str
     if bad.any():
         i = int(np.argmax(bad))
         how = f"format {fmt!r}" if fmt else "ISO 8601 (YYYY-MM-DD); set the date format in the mapping"
-        raise DataImportError(f"{source}: line {int(lines[i])}: column {column!r}: {text[i]!r} is not a date in {how}")
+        cell = str(text[i])
+        raise DataImportError(f"{source}: line {int(lines[i])}: column {column!r}: {cell!r} is not a date in {how}")
     return dates
 
 
 def check_unique_dates(dates: np.ndarray, *, source: str, lines: np.ndarray | None = None,
-                       where: str = "line") -> None:
-    """Raise when a date occurs twice, naming the file, the date and both lines."""
+                       where: str = "lines") -> None:
+    """Raise when a date occurs twice, naming the file, the date and both ``lines`` (or other positions)."""
     order = np.argsort(dates, kind="stable")
     ordered = dates[order]
     same = np.nonzero(ordered[1:] == ordered[:-1])[0]
@@ -198,7 +200,7 @@ def check_unique_dates(dates: np.ndarray, *, source: str, lines: np.ndarray | No
         n = same.size
         at = ""
         if lines is not None:
-            at = f" ({where}s {int(lines[first])} and {int(lines[second])})"
+            at = f" ({where} {int(lines[first])} and {int(lines[second])})"
         more = f"; {n} duplicated dates in all" if n > 1 else ""
         raise DataImportError(f"{source}: duplicated date {str(dates[first])[:10]}{at}{more}")
 

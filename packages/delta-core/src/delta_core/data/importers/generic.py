@@ -39,6 +39,8 @@ Bad input raises :class:`~delta_core.data.importers.DataImportError` (or
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import csv
 import difflib
 import re
@@ -48,6 +50,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+import xarray as xr
 
 from delta_core.data.importers import DataImportError
 from delta_core.data.importers.common import (
@@ -230,10 +233,8 @@ def parse_mapping(data: Mapping[str, Any], *, source: str = "mapping") -> Generi
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise DataImportError(f"{source}: missing: {item!r} is neither text nor a number")
         tokens.add(str(item).strip())
-        try:
+        with contextlib.suppress(ValueError):
             sentinels.append(float(item))
-        except ValueError:
-            pass
 
     attr_specs = _variables(attributes.get("variables"), "attributes.variables", source, units_required=False)
     attr_file = _text(attributes.get("file"), "attributes.file", source)
@@ -330,7 +331,7 @@ def apply_options(
     ``variables`` and ``attributes`` are ``NAME=COLUMN:UNITS[:LONG_NAME]`` texts (units
     optional for attributes: without them the attribute is a string).
     """
-    out: dict[str, Any] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in (data or {}).items()}
+    out: dict[str, Any] = copy.deepcopy(dict(data or {}))
 
     def section(key: str) -> dict[str, Any]:
         value = out.get(key)
@@ -376,18 +377,22 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
     head, _, tail = pattern.partition(ID_FIELD)
 
     def literal(text: str) -> str:
-        return ".*".join(re.escape(p) for p in text.split("*")).replace(".*", "[^/]*")
+        return "[^/]*".join(re.escape(p) for p in text.split("*"))
 
     return re.compile(f"{literal(head)}(?P<id>[^/]+?){literal(tail)}")
 
 
-def find_entity_files(src: Path, pattern: str) -> dict[str, Path]:
-    """Entity id → file for every file under ``src`` matching ``pattern`` (sorted by id)."""
+def find_entity_files(src: Path, pattern: str, *, exclude: Iterable[Path] = ()) -> dict[str, Path]:
+    """Entity id → file for every file under ``src`` matching ``pattern`` (sorted by id).
+
+    ``exclude`` lists files that are not entity files even if they match (the attributes table).
+    """
     glob = pattern.replace(ID_FIELD, "*")
     regex = _pattern_regex(pattern)
+    skip = {p.resolve() for p in exclude}
     found: dict[str, Path] = {}
     for path in sorted(src.glob(glob)):
-        if not path.is_file():
+        if not path.is_file() or path.resolve() in skip:
             continue
         match = regex.fullmatch(path.relative_to(src).as_posix())
         if match is None:
@@ -446,7 +451,7 @@ def read_table(path: Path, *, delimiter: str = ",", skip_rows: int = 0) -> _Tabl
             header = tuple(cell.strip() for cell in row)
             dups = sorted({h for h in header if header.count(h) > 1})
             if dups:
-                raise DataImportError(f"{path}: line {number}: duplicated column names in the header: {', '.join(dups)}")
+                raise DataImportError(f"{path}: line {number}: duplicated column names: {', '.join(dups)}")
             continue
         if len(row) != len(header):
             raise DataImportError(
@@ -479,8 +484,6 @@ def _read_csv_entity(path: Path, mapping: GenericMapping) -> tuple[np.ndarray, d
 
 
 def _read_netcdf_entity(path: Path, mapping: GenericMapping) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    import xarray as xr
-
     try:
         ds = xr.open_dataset(path)
     except Exception as exc:
@@ -496,12 +499,12 @@ def _read_netcdf_entity(path: Path, mapping: GenericMapping) -> tuple[np.ndarray
                 "it needs CF units such as 'days since 2000-01-01'")
         tdim = times.dims[0]
         dates = times.values.astype("datetime64[D]")
-        check_unique_dates(dates, source=str(path), lines=np.arange(dates.size), where="time index")
+        check_unique_dates(dates, source=str(path), lines=np.arange(dates.size), where="time indices")
         values = {}
         for spec in mapping.variables:
             if spec.column not in ds.variables:
-                raise DataImportError(
-                    f"{path}: no variable {spec.column!r} for {spec.name!r} (variables: {short_list(ds.data_vars, 20)})")
+                listing = short_list(ds.data_vars, 20)
+                raise DataImportError(f"{path}: no variable {spec.column!r} for {spec.name!r} (variables: {listing})")
             var = ds[spec.column].squeeze(drop=True)
             if var.dims != (tdim,):
                 raise DataImportError(f"{path}: variable {spec.column!r} has dims {var.dims}; expected ({tdim!r},)")
@@ -525,7 +528,7 @@ def _read_attributes(path: Path, mapping: GenericMapping, entities: Sequence[str
     if same.size:
         a, b = order[same[0]], order[same[0] + 1]
         raise DataImportError(
-            f"{path}: id {ids[a]!r} appears twice in column {mapping.id_column!r} "
+            f"{path}: id {str(ids[a])!r} appears twice in column {mapping.id_column!r} "
             f"(lines {int(table.lines[a])} and {int(table.lines[b])})")
     row_of = {str(i): n for n, i in enumerate(ids.tolist())}
     absent = [e for e in entities if e not in row_of]
@@ -556,7 +559,7 @@ def import_generic(
     entity_dim: str | None = None,
     dtype: type = np.float32,
     show_progress: bool | None = None,
-) -> Any:
+) -> xr.Dataset:
     """Import a folder of per-entity files into a canonical ``xarray.Dataset``.
 
     Parameters
@@ -584,8 +587,6 @@ def import_generic(
     DataImportError
         Bad mapping or file content, naming the key, file, line, column or date.
     """
-    import xarray as xr
-
     from delta_core.data.canonical import validate
 
     folder = Path(src)
@@ -603,7 +604,12 @@ def import_generic(
         _check_names(spec, "mapping")
     edim = spec.entity_dim
 
-    files = find_entity_files(folder, spec.pattern)
+    table_path: Path | None = None
+    if spec.attributes_file:
+        table_path = Path(spec.attributes_file)
+        if not table_path.is_absolute():
+            table_path = folder / table_path
+    files = find_entity_files(folder, spec.pattern, exclude=[table_path] if table_path else [])
     reader = _read_netcdf_entity if spec.file_format == "netcdf" else _read_csv_entity
     series = [reader(path, spec) for path in progress(files.values(), total=len(files), desc="import",
                                                         unit="file", enabled=show_progress)]
@@ -615,10 +621,7 @@ def import_generic(
     for v in spec.variables:
         data_vars[v.name] = ((edim, "time"), stacked[v.name],
                              {"units": v.units or "", "long_name": v.long_name, "source_column": v.column})
-    if spec.attributes_file:
-        table_path = Path(spec.attributes_file)
-        if not table_path.is_absolute():
-            table_path = folder / table_path
+    if table_path is not None:
         if not table_path.is_file():
             raise FileNotFoundError(f"{table_path}: attributes table not found")
         values = _read_attributes(table_path, spec, entities)

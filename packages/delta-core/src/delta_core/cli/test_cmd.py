@@ -1,0 +1,34 @@
+"""``delta test``: per-entity metrics of a trained run on a period."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from delta_core.cli.common import registry
+
+
+def run_evaluation(run: Path, period: str, checkpoint: str, device: str) -> str:
+    """Evaluate ``run`` and return the printable report; errors become click errors."""
+    from delta_core.config import ConfigError
+    from delta_core.data.periods import PeriodError
+    from delta_core.evaluation.report import evaluate_run
+    from delta_core.training.run_dir import RunDirError
+    from delta_core.training.trainer import TrainingError
+
+    try:
+        _, report = evaluate_run(run, registry(), period=period, checkpoint=checkpoint, device=device)
+    except (ConfigError, PeriodError, RunDirError, TrainingError) as exc:
+        raise click.ClickException(str(exc)) from None
+    return report
+
+
+@click.command("test")
+@click.argument("run", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--period", default="test", show_default=True, help="Period of the run's config: train, valid, test.")
+@click.option("--checkpoint", default="best", show_default=True, help="best, last, or an epoch number.")
+@click.option("--device", default="cpu", show_default=True)
+def test_command(run: Path, period: str, checkpoint: str, device: str) -> None:
+    """Compute per-entity metrics of RUN on a period; write RUN/test/ and print the medians."""
+    click.echo(run_evaluation(run, period, checkpoint, device))

@@ -1,0 +1,1 @@
+"""Evaluation: skill scores, whole-period simulation, metric tables."""

@@ -1,0 +1,1 @@
+"""Training: the standard trainer, losses, run directories and checkpoints."""
