@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from delta_core.plugins import hookimpl
 from delta_core.plugins.registry import PluginRegistrar
+
+if TYPE_CHECKING:
+    import click
 
 
 @hookimpl
@@ -15,3 +20,33 @@ def delta_register(registry: PluginRegistrar) -> None:
         config="delta_hydro.hbv.config:HBVConfig",
         summary="HBV 1.0 / 1.1p / 2.0 daily rainfall-runoff model (Feng et al. 2022; Song et al. 2024, 2025)",
     )
+    registry.add_dataset(
+        "hydro.synthetic",
+        "delta_hydro.synthetic.dataset:SyntheticDataset",
+        config="delta_hydro.synthetic.dataset_config:SyntheticDatasetConfig",
+        summary="synthetic basins, weather and HBV flow with known true parameters (generated on first use)",
+    )
+    registry.add_preset(
+        "hydro.hbv",
+        "delta_hydro.presets:hbv_synthetic",
+        summary="default δHBV experiment: an MLP learns HBV 1.1p parameters on the embedded synthetic dataset",
+    )
+
+
+@hookimpl
+def delta_commands(cli: click.Group) -> None:
+    """Add ``delta data import camels-us`` and ``delta data synth hydro`` (heavy code loads only when run)."""
+    import click
+
+    from delta_hydro.camels.cli import camels_us_command
+    from delta_hydro.synthetic.cli import synth_hydro
+
+    data = cli.commands.get("data")
+    import_group = data.commands.get("import") if isinstance(data, click.Group) else None
+    if not isinstance(import_group, click.Group):
+        raise RuntimeError("the core `delta data import` group is missing; cannot add camels-us")
+    import_group.add_command(camels_us_command)
+    synth_group = data.commands.get("synth") if isinstance(data, click.Group) else None
+    if not isinstance(synth_group, click.Group):
+        raise RuntimeError("the core `delta data synth` group is missing; cannot add hydro")
+    synth_group.add_command(synth_hydro)

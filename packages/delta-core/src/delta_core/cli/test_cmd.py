@@ -13,9 +13,8 @@ def run_evaluation(run: Path, period: str, checkpoint: str, device: str) -> str:
     """Evaluate ``run`` and return the printable report; errors become click errors."""
     from delta_core.config import ConfigError
     from delta_core.data.periods import PeriodError
-    from delta_core.evaluation.report import evaluate_run
-    from delta_core.training.run_dir import RunDirError
-    from delta_core.training.trainer import TrainingError
+    from delta_core.evaluation.report import evaluate_run  # deferred: imports torch
+    from delta_core.training.errors import RunDirError, TrainingError
 
     try:
         _, report = evaluate_run(run, registry(), period=period, checkpoint=checkpoint, device=device)

@@ -25,8 +25,9 @@ from delta_core.interfaces.dmodel import DModel
 from delta_core.interfaces.metric import Metric
 from delta_core.plugins.registry import Registry
 from delta_core.training.build import build_dataset, build_model, instantiate, warmup_of
+from delta_core.training.errors import TrainingError
 from delta_core.training.run_dir import RunDir, atomic_write_text
-from delta_core.training.trainer import TrainingError, period_range
+from delta_core.training.trainer import period_range
 
 DEFAULT_METRICS: dict[str, type[Metric]] = {
     "NSE": NSE, "KGE": KGE, "r": PearsonR, "alpha": KGEAlpha, "beta": KGEBeta, "RMSE": RMSE, "bias": Bias,

@@ -53,9 +53,9 @@ class NSEBatchLoss(Loss):
         if context is None or "target_std" not in context:
             raise LossInputError("core.nse_batch needs context['target_std'] [batch] (training-period std)")
         std = context["target_std"].to(simulated)
-        weight = 1.0 / (std + self.config.eps) ** 2
-        err = (simulated - observed) ** 2 * weight[None, :]
-        return err[mask].mean()
+        weight = (1.0 / (std + self.config.eps) ** 2).expand_as(simulated)
+        # index before arithmetic: NaN targets must not enter the graph (0 * NaN gradients are NaN)
+        return ((simulated[mask] - observed[mask]) ** 2 * weight[mask]).mean()
 
 
 class KGELoss(Loss):

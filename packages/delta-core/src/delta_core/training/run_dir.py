@@ -21,7 +21,6 @@ a killed run never leaves a half-written file under a final name.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -34,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from delta_core.training.errors import RunDirError
 
 CHECKPOINTS = "checkpoints"
 
@@ -53,10 +54,6 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-
-
-class RunDirError(RuntimeError):
-    """A run directory that cannot be created, reused or resumed."""
 
 
 class RunDir:
@@ -149,15 +146,6 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-def fingerprint(arrays: Mapping[str, Any]) -> str:
-    """SHA-256 over names and bytes of arrays (a dataset fingerprint for the manifest)."""
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        h.update(name.encode())
-        h.update(memoryview(arrays[name]).tobytes() if not isinstance(arrays[name], bytes) else arrays[name])
-    return h.hexdigest()
 
 
 def now() -> str:

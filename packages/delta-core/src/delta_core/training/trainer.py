@@ -34,11 +34,8 @@ from delta_core.evaluation.simulate import simulate_period
 from delta_core.interfaces.trainer import Trainer
 from delta_core.training.build import build_dataset, build_loss, build_model, warmup_of
 from delta_core.training.config import TrainerConfig
+from delta_core.training.errors import TrainingError
 from delta_core.training.run_dir import RunDir, atomic_write_text, now
-
-
-class TrainingError(RuntimeError):
-    """Training cannot start or continue; the message says why."""
 
 
 def _progress_enabled(setting: str) -> bool:

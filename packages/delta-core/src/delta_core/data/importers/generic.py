@@ -266,6 +266,8 @@ def parse_mapping(data: Mapping[str, Any], *, source: str = "mapping") -> Generi
 
 
 def _check_names(mapping: GenericMapping, source: str) -> None:
+    if mapping.entity_dim == "time":
+        raise DataImportError(f"{source}: entity_dim: 'time' is the time dimension; choose another name")
     seen: dict[str, str] = {}
     for group, specs in (("variables", mapping.variables), ("attributes.variables", mapping.attributes)):
         for spec in specs:

@@ -1,0 +1,1 @@
+"""A synthetic hydrology dataset with known truth: weather, basins, HBV parameters, flow."""
