@@ -138,9 +138,9 @@ def test_unknown_component_with_suggestion_in_config(tmp_path: Path, toy_registr
 
 
 def test_missing_required_sections(tmp_path: Path, toy_registry: Registry) -> None:
-    assert _problems(tmp_path, toy_registry, "name: x\nmodel: {phy: toy.bucket}\n") == [
+    assert _problems(tmp_path, toy_registry, "name: x\nmodel: {nn: toy.net}\n") == [
         "$.data: required key missing",
-        "$.model.nn: required key missing",
+        "$.model.phy: required key missing",
     ]
 
 

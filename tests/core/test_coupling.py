@@ -105,3 +105,30 @@ def test_phy_input_validation_names_the_problem() -> None:
         phy(torch.ones(5, 3, 1), {"k": torch.full((3,), 0.1), "scale": torch.ones(3)})
     with pytest.raises(PhyInputError, match=r"unknown parameters \['z'\]; declared: k, scale"):
         phy(torch.ones(5, 3, 1), {**params, "z": torch.ones(3)})
+
+
+def test_free_parameters_fit_one_set_per_entity() -> None:
+    from delta_core.coupling.config import FreeParametersConfig
+    from delta_core.coupling.free_parameters import FreeParameters
+
+    phy = Bucket(BucketConfig(nmul=2))
+    model = FreeParameters.build({"phy": phy}, {}, InputSizes(0, 0, n_entities=4),
+                                 FreeParametersConfig(init={"k": 0.25}, fixed={"scale": 1.0}))
+    sample = _sample(n_entity=2)
+    sample["entity_index"] = torch.tensor([3, 1])
+    out = model(sample)
+    assert torch.allclose(out.parameters["k"], torch.full((2, 2), 0.01 + 0.25 * 0.49), atol=1e-6)
+    assert torch.equal(out.parameters["scale"], torch.ones(2))
+    # gradients reach only the rows of the sampled entities
+    out.fluxes["Q"].mean().backward()
+    grad = model.table["k"].grad
+    assert grad is not None and grad[[0, 2]].abs().sum() == 0 and grad[[1, 3]].abs().sum() > 0
+
+
+def test_free_parameters_refuse_networks_and_dynamic_parameters() -> None:
+    from delta_core.coupling.free_parameters import FreeParameters
+
+    with pytest.raises(CouplingError, match="uses no network: remove model.nn"):
+        FreeParameters.build({"phy": Bucket()}, {"nn": Net}, InputSizes(0, 0, 3))
+    with pytest.raises(CouplingError, match=r"fits static parameters only; Bucket declares dynamic \['k'\]"):
+        FreeParameters.build({"phy": Bucket(BucketConfig(dynamic=("k",)))}, {}, InputSizes(0, 0, 3))

@@ -15,6 +15,12 @@ def delta_register(registry: PluginRegistrar) -> None:
         config="delta_core.coupling.config:ParameterLearningConfig",
         summary="a network learns a PhyModel's parameters (static and/or dynamic)",
     )
+    registry.add_dmodel(
+        "core.free_parameters",
+        "delta_core.coupling.free_parameters:FreeParameters",
+        config="delta_core.coupling.config:FreeParametersConfig",
+        summary="one learnable parameter set per entity (batched calibration), no network",
+    )
     registry.add_dataset(
         "core.canonical",
         "delta_core.data.dataset:CanonicalDataset",

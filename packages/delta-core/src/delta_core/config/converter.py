@@ -232,7 +232,10 @@ def make_converter(registry: Registry | None = None) -> cattrs.Converter:
             errors.extend(exc.exceptions)  # keeps `name`/`params` notes: paths $.model.name...
         for key, item_cls in (("phy", PhyComponent), ("nn", NNComponent)):
             if key not in value:
-                errors.append(_note(KeyError(key), cls, key, item_cls))
+                if key == "phy":  # a coupling may use no network (e.g. core.free_parameters)
+                    errors.append(_note(KeyError(key), cls, key, item_cls))
+                else:
+                    parts[key] = ()
                 continue
             raw = value[key]
             try:

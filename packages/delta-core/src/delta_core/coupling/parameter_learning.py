@@ -38,10 +38,14 @@ class InputSizes:
         Time-varying network inputs (``x_nn`` channels).
     n_static
         Static network inputs (``c_nn`` columns).
+    n_entities
+        Number of entities in the dataset (couplings with one parameter set per entity
+        size their tables with it).
     """
 
     n_dynamic: int
     n_static: int
+    n_entities: int = 0
 
 
 @attrs.frozen

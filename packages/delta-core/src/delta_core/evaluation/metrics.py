@@ -1,8 +1,12 @@
 """Per-entity skill scores on ``[time, entity]`` arrays (numpy), NaN-aware.
 
 Every function takes ``sim`` and ``obs`` shaped ``[time, entity]`` and returns
-``[entity]``. Time steps where either value is NaN are excluded pairwise; an entity
-with fewer than two valid pairs (or zero observed variance where it matters) gets NaN.
+``[entity]``. Time steps where either value is NaN (or infinite) are excluded
+pairwise; an entity with fewer than two valid pairs, or with constant observations
+where the score divides by their variance (NSE, r, alpha; constant simulations for r),
+or a zero observed mean where it divides by it (beta, pbias), gets NaN. Constancy is
+tested exactly (``max == min``), not through a computed variance, whose rounding error
+would otherwise turn an undefined score into a huge finite one.
 
 References
 ----------
@@ -31,6 +35,11 @@ def _pairs(sim: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return np.where(valid, sim, np.nan), np.where(valid, obs, np.nan), valid.sum(axis=0)
 
 
+def _varies(x: np.ndarray) -> np.ndarray:
+    """``[entity]``: whether the valid values of each column are not all equal."""
+    return np.nanmax(x, axis=0) > np.nanmin(x, axis=0)
+
+
 def _quiet(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     def wrapped(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
         with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
@@ -49,7 +58,7 @@ def nse(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
     num = np.nansum((s - o) ** 2, axis=0)
     den = np.nansum((o - np.nanmean(o, axis=0)) ** 2, axis=0)
     out = 1.0 - num / den
-    return np.where((n >= MIN_PAIRS) & (den > 0), out, np.nan)
+    return np.where((n >= MIN_PAIRS) & _varies(o) & (den > 0), out, np.nan)
 
 
 @_quiet
@@ -59,7 +68,7 @@ def pearson_r(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
     ds, do = s - np.nanmean(s, axis=0), o - np.nanmean(o, axis=0)
     den = np.sqrt(np.nansum(ds**2, axis=0) * np.nansum(do**2, axis=0))
     out = np.nansum(ds * do, axis=0) / den
-    return np.where((n >= MIN_PAIRS) & (den > 0), out, np.nan)
+    return np.where((n >= MIN_PAIRS) & _varies(s) & _varies(o) & (den > 0), out, np.nan)
 
 
 @_quiet
@@ -67,15 +76,16 @@ def kge_alpha(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
     """KGE variability ratio ``σ_sim / σ_obs`` (population standard deviations)."""
     s, o, n = _pairs(sim, obs)
     out = np.nanstd(s, axis=0) / np.nanstd(o, axis=0)
-    return np.where(n >= MIN_PAIRS, out, np.nan)
+    return np.where((n >= MIN_PAIRS) & _varies(o), out, np.nan)
 
 
 @_quiet
 def kge_beta(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
     """KGE bias ratio ``μ_sim / μ_obs``."""
     s, o, n = _pairs(sim, obs)
-    out = np.nanmean(s, axis=0) / np.nanmean(o, axis=0)
-    return np.where(n >= MIN_PAIRS, out, np.nan)
+    mean_o = np.nanmean(o, axis=0)
+    out = np.nanmean(s, axis=0) / mean_o
+    return np.where((n >= MIN_PAIRS) & (mean_o != 0), out, np.nan)
 
 
 def kge(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
@@ -88,14 +98,14 @@ def kge(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
 def rmse(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
     """Root mean square error (units of the data)."""
     s, o, n = _pairs(sim, obs)
-    return np.where(n >= 1, np.sqrt(np.nanmean((s - o) ** 2, axis=0)), np.nan)
+    return np.where(n >= MIN_PAIRS, np.sqrt(np.nanmean((s - o) ** 2, axis=0)), np.nan)
 
 
 @_quiet
 def bias(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
     """Mean error ``mean(s - o)`` (units of the data)."""
     s, o, n = _pairs(sim, obs)
-    return np.where(n >= 1, np.nanmean(s - o, axis=0), np.nan)
+    return np.where(n >= MIN_PAIRS, np.nanmean(s - o, axis=0), np.nan)
 
 
 @_quiet
@@ -103,7 +113,7 @@ def percent_bias(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
     """Percent bias ``100 Σ(s - o) / Σ o`` (%)."""
     s, o, n = _pairs(sim, obs)
     den = np.nansum(o, axis=0)
-    return np.where((n >= 1) & (den != 0), 100.0 * np.nansum(s - o, axis=0) / den, np.nan)
+    return np.where((n >= MIN_PAIRS) & (den != 0), 100.0 * np.nansum(s - o, axis=0) / den, np.nan)
 
 
 class FunctionMetric(Metric):

@@ -60,7 +60,7 @@ def build_model(registry: Registry, experiment: ExperimentConfig, dataset: Datas
         if model.attributes and len(variables.get("c_phy", ())) != len(model.attributes):
             want = ", ".join(v.name for v in model.attributes)
             raise BuildError(f"model.phy ({name}) needs attributes {want}; set data.params.c_phy accordingly")
-    inputs = InputSizes(len(variables.get("x_nn", ())), len(variables.get("c_nn", ())))
+    inputs = InputSizes(len(variables.get("x_nn", ())), len(variables.get("c_nn", ())), len(dataset.entity_ids))
     coupling = experiment.model.coupling
     cls = registry.get("dmodel", coupling.name).load()
     return cls.build(phy, factories, inputs, coupling.params)

@@ -27,13 +27,19 @@ def _valid(simulated: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
     return mask
 
 
+def _sqrt0(x: torch.Tensor) -> torch.Tensor:
+    """``sqrt(x)`` for ``x >= 0`` with gradient 0 (not NaN) where ``x == 0``, as at a perfect fit."""
+    positive = x > 0
+    return torch.where(positive, torch.sqrt(torch.where(positive, x, torch.ones_like(x))), x * 0)
+
+
 class RMSELoss(Loss):
     """Root mean square error over all valid (time, batch) pairs."""
 
     def forward(self, simulated: torch.Tensor, observed: torch.Tensor,
                 context: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
         mask = _valid(simulated, observed)
-        return torch.sqrt(torch.mean((simulated[mask] - observed[mask]) ** 2))
+        return _sqrt0(torch.mean((simulated[mask] - observed[mask]) ** 2))
 
 
 class NSEBatchLoss(Loss):
@@ -59,7 +65,11 @@ class NSEBatchLoss(Loss):
 
 
 class KGELoss(Loss):
-    """``mean over entities of (1 - KGE)`` on each window (Gupta et al. 2009)."""
+    """``mean over entities of (1 - KGE)`` on each window (Gupta et al. 2009).
+
+    Entities with fewer than two observations in the window, or with constant
+    observations (a dry stream), have no defined KGE and are left out of the mean.
+    """
 
     def forward(self, simulated: torch.Tensor, observed: torch.Tensor,
                 context: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
@@ -72,8 +82,12 @@ class KGELoss(Loss):
         do, ds = (o - mo) * m, (s - ms) * m
         so, ss = torch.sqrt((do**2).sum(0) / n + 1e-12), torch.sqrt((ds**2).sum(0) / n + 1e-12)
         r = (do * ds).sum(0) / n / (so * ss)
-        kge = 1 - torch.sqrt((r - 1) ** 2 + (ss / so - 1) ** 2 + (ms / (mo + 1e-12) - 1) ** 2)
-        keep = mask.sum(0) >= 2
+        kge = 1 - _sqrt0((r - 1) ** 2 + (ss / so - 1) ** 2 + (ms / (mo + 1e-12) - 1) ** 2)
+        o_max = torch.where(mask, observed, torch.full_like(observed, -torch.inf)).amax(0)
+        o_min = torch.where(mask, observed, torch.full_like(observed, torch.inf)).amin(0)
+        keep = (mask.sum(0) >= 2) & (o_max > o_min)
+        if not bool(keep.any()):
+            raise LossInputError("core.kge needs an entity with at least two different observations in the batch")
         return (1 - kge[keep]).mean()
 
 
@@ -87,10 +101,10 @@ class CombinedRMSELoss(Loss):
                 context: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
         mask = _valid(simulated, observed)
         s, o = simulated[mask], observed[mask]
-        plain = torch.sqrt(torch.mean((s - o) ** 2))
+        plain = _sqrt0(torch.mean((s - o) ** 2))
         log_s = torch.log10(torch.sqrt(s.clamp(min=0) + 1e-6) + 0.1)
         log_o = torch.log10(torch.sqrt(o.clamp(min=0) + 1e-6) + 0.1)
-        logged = torch.sqrt(torch.mean((log_s - log_o) ** 2))
+        logged = _sqrt0(torch.mean((log_s - log_o) ** 2))
         w = self.config.log_weight
         return (1 - w) * plain + w * logged
 
