@@ -26,6 +26,18 @@ def delta_register(registry: PluginRegistrar) -> None:
         config="delta_hydro.synthetic.dataset_config:SyntheticDatasetConfig",
         summary="synthetic basins, weather and HBV flow with known true parameters (generated on first use)",
     )
+    registry.add_metric(
+        "hydro.fhv", "delta_hydro.metrics:FHV",
+        summary="percent bias of the top 2 % of the flow duration curve (Yilmaz et al. 2008)",
+    )
+    registry.add_metric(
+        "hydro.flv", "delta_hydro.metrics:FLV",
+        summary="log-space percent bias of the bottom 30 % of the flow duration curve (Yilmaz et al. 2008)",
+    )
+    registry.add_metric(
+        "hydro.peak_timing", "delta_hydro.metrics:PeakTiming",
+        summary="mean absolute offset of observed peaks and the simulated maximum within 3 days (Kratzert et al. 2021)",
+    )
     registry.add_preset(
         "hydro.hbv",
         "delta_hydro.presets:hbv_synthetic",

@@ -30,6 +30,11 @@ def hbv_synthetic() -> dict[str, Any]:
                        "validate_every": 5, "threads": 2},
         },
         "loss": {"name": "core.nse_batch"},
+        "metrics": [
+            {"name": "core.nse"}, {"name": "core.kge"}, {"name": "core.r"}, {"name": "core.alpha"},
+            {"name": "core.beta"}, {"name": "core.rmse"}, {"name": "core.bias"}, {"name": "core.pbias"},
+            {"name": "hydro.fhv"}, {"name": "hydro.flv"}, {"name": "hydro.peak_timing"},
+        ],
         "periods": {
             "train": ["1991-01-01", "1997-12-31"],
             "valid": ["1998-01-01", "1999-12-31"],

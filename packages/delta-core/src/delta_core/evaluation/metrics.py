@@ -88,6 +88,7 @@ def kge_beta(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
     return np.where((n >= MIN_PAIRS) & (mean_o != 0), out, np.nan)
 
 
+@_quiet
 def kge(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
     """Kling–Gupta efficiency ``1 - sqrt((r - 1)² + (α - 1)² + (β - 1)²)``."""
     r, a, b = pearson_r(sim, obs), kge_alpha(sim, obs), kge_beta(sim, obs)
