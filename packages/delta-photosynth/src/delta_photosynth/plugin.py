@@ -2,10 +2,54 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from delta_core.plugins import hookimpl
 from delta_core.plugins.registry import PluginRegistrar
+
+if TYPE_CHECKING:
+    import click
 
 
 @hookimpl
 def delta_register(registry: PluginRegistrar) -> None:
     """Register the ``photosynth.`` components."""
+    registry.add_phy(
+        "photosynth.fvcb",
+        "delta_photosynth.fvcb:FvCB",
+        config="delta_photosynth.config:FvCBConfig",
+        summary="C3 Farquhar-von Caemmerer-Berry leaf photosynthesis; A/Ci mode or coupled to Medlyn/Ball-Berry "
+                "stomatal conductance (Farquhar et al. 1980; von Caemmerer 2000)",
+    )
+    registry.add_phy(
+        "photosynth.c4",
+        "delta_photosynth.c4:C4",
+        config="delta_photosynth.config:C4Config",
+        summary="C4 leaf photosynthesis (Collatz et al. 1992, as in CLM4.5/FATES); A/Ci or coupled mode",
+    )
+    registry.add_dataset(
+        "photosynth.synthetic",
+        "delta_photosynth.synthetic.dataset:SyntheticLeafDataset",
+        config="delta_photosynth.synthetic.dataset_config:SyntheticLeafDatasetConfig",
+        summary="synthetic leaf A/Ci, light and temperature curves with known FvCB parameters (generated on first use)",
+    )
+
+
+@hookimpl
+def delta_commands(cli: click.Group) -> None:
+    """Add ``delta data import licor``, ``delta data import leaf-csv`` and ``delta data synth photosynth``."""
+    import click
+
+    from delta_photosynth.data.cli import leaf_csv_command, licor_command
+    from delta_photosynth.synthetic.cli import synth_photosynth
+
+    data = cli.commands.get("data")
+    import_group = data.commands.get("import") if isinstance(data, click.Group) else None
+    if not isinstance(import_group, click.Group):
+        raise RuntimeError("the core `delta data import` group is missing; cannot add licor and leaf-csv")
+    import_group.add_command(licor_command)
+    import_group.add_command(leaf_csv_command)
+    synth_group = data.commands.get("synth") if isinstance(data, click.Group) else None
+    if not isinstance(synth_group, click.Group):
+        raise RuntimeError("the core `delta data synth` group is missing; cannot add photosynth")
+    synth_group.add_command(synth_photosynth)

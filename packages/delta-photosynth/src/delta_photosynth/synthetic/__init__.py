@@ -1,0 +1,1 @@
+"""Synthetic leaf gas-exchange curves with known parameters (the embedded default data)."""
