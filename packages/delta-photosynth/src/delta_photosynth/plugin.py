@@ -33,6 +33,11 @@ def delta_register(registry: PluginRegistrar) -> None:
         config="delta_photosynth.synthetic.dataset_config:SyntheticLeafDatasetConfig",
         summary="synthetic leaf A/Ci, light and temperature curves with known FvCB parameters (generated on first use)",
     )
+    registry.add_preset(
+        "photosynth.fvcb",
+        "delta_photosynth.presets:fvcb_synthetic",
+        summary="fit one FvCB parameter set per synthetic leaf (free parameters) and report recovery",
+    )
 
 
 @hookimpl
