@@ -20,9 +20,9 @@ def test_preset_recovers_parameters_at_small_size(tmp_path: Path, monkeypatch: p
     ], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     # the same run directory layout as hydrology
-    for name in ("config.yaml", "manifest.json", "normalization.json", "losses.csv", "train.log",
+    for name in ("config.yaml", "manifest.json", "losses.csv", "train.log",
                  "checkpoints/last.pt", "test/metrics_test.csv", "test/summary_test.txt"):
-        assert (run / name).exists() or name == "normalization.json", name
+        assert (run / name).exists(), name
     recovery = {line.split(",")[0]: float(line.split(",")[2])
                 for line in (run / "test/recovery_test.csv").read_text().splitlines()[1:]}
     assert recovery["Vcmax25"] <= 0.03, recovery
