@@ -11,6 +11,7 @@ from delta_core import __version__
 from delta_core.cli.config_cmd import config_group
 from delta_core.cli.data_cmd import data_group
 from delta_core.cli.plugins_cmd import plugins_group
+from delta_core.cli.simulate_cmd import simulate_command
 from delta_core.cli.test_cmd import test_command
 from delta_core.cli.train_cmd import train_command
 
@@ -31,6 +32,7 @@ cli.add_command(config_group)
 cli.add_command(data_group)
 cli.add_command(train_command)
 cli.add_command(test_command)
+cli.add_command(simulate_command)
 
 
 def _add_plugin_commands(group: click.Group) -> None:

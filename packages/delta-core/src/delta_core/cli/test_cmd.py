@@ -9,15 +9,18 @@ import click
 from delta_core.cli.common import registry
 
 
-def run_evaluation(run: Path, period: str, checkpoint: str, device: str) -> str:
-    """Evaluate ``run`` and return the printable report; errors become click errors."""
+def run_evaluation(run: Path, period: str, checkpoint: str, device: str, plots: bool = False) -> str:
+    """Evaluate ``run`` and return the printable report; errors become click errors.
+
+    With ``plots``, hydrographs and metric CDFs are written to ``RUN/test/plots/``.
+    """
     from delta_core.config import ConfigError
     from delta_core.data.periods import PeriodError
     from delta_core.evaluation.report import evaluate_run  # deferred: imports torch
     from delta_core.training.errors import RunDirError, TrainingError
 
     try:
-        _, report = evaluate_run(run, registry(), period=period, checkpoint=checkpoint, device=device)
+        _, report = evaluate_run(run, registry(), period=period, checkpoint=checkpoint, device=device, plots=plots)
     except (ConfigError, PeriodError, RunDirError, TrainingError) as exc:
         raise click.ClickException(str(exc)) from None
     return report
@@ -28,6 +31,8 @@ def run_evaluation(run: Path, period: str, checkpoint: str, device: str) -> str:
 @click.option("--period", default="test", show_default=True, help="Period of the run's config: train, valid, test.")
 @click.option("--checkpoint", default="best", show_default=True, help="best, last, or an epoch number.")
 @click.option("--device", default="cpu", show_default=True)
-def test_command(run: Path, period: str, checkpoint: str, device: str) -> None:
+@click.option("--plots", is_flag=True,
+              help="Also write PNGs to RUN/test/plots/: observed vs simulated per entity, metric CDFs.")
+def test_command(run: Path, period: str, checkpoint: str, device: str, plots: bool) -> None:
     """Compute per-entity metrics of RUN on a period; write RUN/test/ and print the medians."""
-    click.echo(run_evaluation(run, period, checkpoint, device))
+    click.echo(run_evaluation(run, period, checkpoint, device, plots))

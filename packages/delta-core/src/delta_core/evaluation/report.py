@@ -110,9 +110,14 @@ def parameter_recovery(result: PeriodResult, dataset: Dataset) -> dict[str, tupl
 
 def evaluate_run(
     run_dir: Path, registry: Registry, *, period: str = "test", checkpoint: str = "best",
-    device: str = "cpu", chunk_size: int = 100,
+    device: str = "cpu", chunk_size: int = 100, plots: bool = False,
 ) -> tuple[dict[str, np.ndarray], str]:
-    """Metrics per entity for ``period``, written under ``RUN/test/``; returns (table, report text)."""
+    """Metrics per entity for ``period``, written under ``RUN/test/``; returns (table, report text).
+
+    With ``plots``, also the observed vs simulated hydrograph of every entity and the
+    CDF of every metric across entities, as PNG files in ``RUN/test/plots/`` (see
+    :mod:`delta_core.evaluation.plots`).
+    """
     loaded = load_run(run_dir, registry, checkpoint)
     dataset, experiment = loaded.dataset, loaded.experiment
     warmup = warmup_of(experiment)
@@ -144,6 +149,15 @@ def evaluate_run(
         rows = list(recovery)
         atomic_write_text(out_dir / f"recovery_{period}.csv", "parameter,r,median_abs_rel_error\n" + "".join(
             f"{n},{recovery[n][0]:.6g},{recovery[n][1]:.6g}\n" for n in rows))
+    if plots:
+        from delta_core.evaluation.plots import write_plots  # imports matplotlib when drawing
+
+        declared = {v.name: v for m in getattr(loaded.model, "phy", {}).values() for v in m.output_vars}
+        compared = declared.get(loaded.outputs[0])
+        files = write_plots(out_dir / "plots", period, result.times, result.entity_ids, result.observed[..., 0], sim,
+                            table, units=compared.units if compared is not None else "", label=loaded.outputs[0])
+        lines.append("")
+        lines.append(f"{len(files)} plots in {out_dir / 'plots'}")
     report = "\n".join(lines)
     atomic_write_text(out_dir / f"summary_{period}.txt", report + "\n")
     return table, report

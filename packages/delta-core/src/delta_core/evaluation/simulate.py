@@ -33,6 +33,8 @@ class PeriodResult:
         Physical parameters used: static ``[entity, ...]``, dynamic ``[time, entity, ...]``.
     observed
         ``[time, entity, n_target]`` targets of the period (NaN = missing), if any.
+    states
+        Final states at the end of the period by name, ``[entity, n_components]``.
     """
 
     times: np.ndarray
@@ -40,6 +42,15 @@ class PeriodResult:
     fluxes: dict[str, np.ndarray]
     parameters: dict[str, np.ndarray]
     observed: np.ndarray | None
+    states: dict[str, np.ndarray] = attrs.field(factory=dict)
+
+
+def dynamic_parameter_names(model: DModel) -> frozenset[str]:
+    """Names of the parameters the PhyModels of ``model`` take as time series."""
+    phy = getattr(model, "phy", None)
+    if phy is None:
+        return frozenset()
+    return frozenset(name for m in phy.values() for name in getattr(m, "dynamic_params", ()))
 
 
 @torch.no_grad()
@@ -78,8 +89,10 @@ def simulate_period(
     positions = np.arange(len(dataset.entity_ids)) if entities is None else np.asarray(entities)
     start = period.start - warmup
     length = period.length + warmup
-    parts: list[tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None]] = []
+    parts: list[tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None,
+                      dict[str, np.ndarray]]] = []
     chunks = list(entity_chunks(len(positions), chunk_size))
+    dynamic = dynamic_parameter_names(model)
     for chunk in progress(chunks) if progress is not None else chunks:  # type: ignore[operator]
         idx = positions[chunk]
         sample = {k: v.to(device) for k, v in dataset.sample(idx, start, length).items()}
@@ -89,19 +102,22 @@ def simulate_period(
         params = {}
         for k, v in out.parameters.items():
             v = v.float().cpu().numpy()
-            params[k] = v[warmup:] if v.ndim == 3 else v
+            # dynamic: [time, entity(, comp)] over the whole input window; static: [entity(, comp)]
+            params[k] = v[warmup:] if k in dynamic or v.ndim == 3 else v
         obs = sample["target"][warmup:].cpu().numpy() if "target" in sample else None
-        parts.append((idx, fluxes, params, obs))
+        states = {k: v.float().cpu().numpy() for k, v in out.states.items()}
+        parts.append((idx, fluxes, params, obs, states))
     model.train(was_training)
 
-    # entity axis: 1 for series ([time, entity] fluxes, [time, entity, comp] dynamic parameters), else 0
+    # entity axis: 1 for series ([time, entity] fluxes, [time, entity(, comp)] dynamic parameters), else 0
     fluxes = {k: np.concatenate([p[1][k] for p in parts], axis=1 if parts[0][1][k].ndim == 2 else 0)
               for k in parts[0][1]}
-    params = {k: np.concatenate([p[2][k] for p in parts], axis=1 if parts[0][2][k].ndim == 3 else 0)
+    params = {k: np.concatenate([p[2][k] for p in parts], axis=1 if k in dynamic or parts[0][2][k].ndim == 3 else 0)
               for k in parts[0][2]}
     observed = np.concatenate([p[3] for p in parts], axis=1) if parts[0][3] is not None else None
+    states = {k: np.concatenate([p[4][k] for p in parts], axis=0) for k in parts[0][4]}
     ids = [dataset.entity_ids[i] for i in positions]
-    return PeriodResult(dataset.times[period.start : period.stop], ids, fluxes, params, observed)
+    return PeriodResult(dataset.times[period.start : period.stop], ids, fluxes, params, observed, states)
 
 
 def metric_table(sim: np.ndarray, obs: np.ndarray, metrics: Mapping[str, Metric]) -> dict[str, np.ndarray]:

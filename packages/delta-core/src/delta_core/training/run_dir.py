@@ -67,8 +67,12 @@ class RunDir:
         """The checkpoints folder."""
         return self.path / CHECKPOINTS
 
-    def create(self, *, resume: bool) -> None:
-        """Create the directory; a fresh run refuses a non-empty directory."""
+    def check(self, *, resume: bool) -> None:
+        """Raise :class:`RunDirError` if the directory cannot host the run; create nothing.
+
+        A fresh run needs an absent or empty directory; a resumed one needs the
+        ``config.yaml`` of an earlier run.
+        """
         if resume:
             if not (self.path / "config.yaml").is_file():
                 raise RunDirError(f"{self.path}: no config.yaml, not a run directory")
@@ -76,6 +80,10 @@ class RunDir:
             raise RunDirError(
                 f"{self.path} already holds a run; use `delta train --resume {self.path}` or another --run-dir"
             )
+
+    def create(self, *, resume: bool) -> None:
+        """Create the directory (see :meth:`check`); a fresh run refuses a non-empty directory."""
+        self.check(resume=resume)
         self.checkpoints.mkdir(parents=True, exist_ok=True)
 
     def logger(self) -> logging.Logger:

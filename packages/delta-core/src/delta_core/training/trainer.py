@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 import torch
 
@@ -87,12 +88,12 @@ class StandardTrainer(Trainer):
         cfg: TrainerConfig = self.config
         registry = get_registry()
         run = RunDir(run_dir)
-        run.create(resume=resume)
-        log = run.logger()
+        # Refuse a used directory first, but create nothing until the experiment has been
+        # checked (periods, data, outputs): a failed start must not leave a half-made run
+        # behind that blocks the corrected command.
+        run.check(resume=resume)
         if cfg.threads is not None:
             torch.set_num_threads(cfg.threads)
-        if not resume:
-            atomic_write_text(run.path / "config.yaml", to_yaml(experiment))
         torch.manual_seed(experiment.seed)
         random.seed(experiment.seed)
         sampler_rng = np.random.default_rng(experiment.seed)
@@ -106,12 +107,11 @@ class StandardTrainer(Trainer):
         train_range = time_range(dataset.times, train_period.start, train_period.end, name="train", warmup=warmup)
         dataset.check_complete(train_range, warmup, "train")
         norm_path = run.path / "normalization.json"
+        normalizer = None
         if resume and norm_path.is_file():
             dataset.set_normalizer(Normalizer.load(norm_path))
         else:
             normalizer = dataset.fit_normalizer(train_range)
-            if normalizer is not None:
-                normalizer.save(norm_path)
         target_std = torch.from_numpy(dataset.target_std(train_range)[:, 0])
         valid_range = None
         if experiment.periods.valid is not None and cfg.validate_every:
@@ -129,6 +129,13 @@ class StandardTrainer(Trainer):
             n_entities, train_range.length, cfg.batch_size, cfg.window, cfg.coverage_probability
         )
 
+        run.create(resume=resume)
+        log = run.logger()
+        if not resume:
+            atomic_write_text(run.path / "config.yaml", to_yaml(experiment))
+        if normalizer is not None:
+            normalizer.save(norm_path)
+
         history: list[dict[str, Any]] = []
         start_epoch, best_score, stale = 1, -math.inf, 0
         if resume and run.checkpoint_path("last").is_file():
@@ -141,6 +148,11 @@ class StandardTrainer(Trainer):
             start_epoch = int(state["epoch"]) + 1
             best_score, stale, history = state["best_score"], state["stale"], state["history"]
             log.info("resumed from epoch %d", state["epoch"])
+            if cfg.patience is not None and stale >= cfg.patience:
+                # the run had already stopped early at that checkpoint: an uninterrupted run
+                # would not train further, so neither does the resumed one
+                log.info("the run stopped early after epoch %d; nothing left to train", state["epoch"])
+                start_epoch = cfg.epochs + 1
         if not resume or not (run.path / "manifest.json").is_file():
             run.write_manifest({
                 "experiment": experiment.name, "started": now(), "device": str(device),
@@ -289,7 +301,10 @@ def _fingerprint(dataset: Any) -> str:
 
 def period_range(dataset: Any, experiment: ExperimentConfig, name: str) -> TimeRange:
     """Positions of the configured period ``name`` on the dataset's time axis (with warm-up room)."""
-    period = experiment.periods.get(name) if hasattr(experiment.periods, "get") else getattr(experiment.periods, name)
+    known = [f.name for f in attrs.fields(type(experiment.periods))]
+    if name not in known:
+        raise TrainingError(f"unknown period {name!r}; choose one of {', '.join(known)}")
+    period = getattr(experiment.periods, name)
     if period is None:
         raise TrainingError(f"periods.{name} is not configured")
     return time_range(dataset.times, period.start, period.end, name=name, warmup=warmup_of(experiment))
