@@ -64,6 +64,11 @@ class WindowSampler:
         Entities per batch (capped at ``n_entities``).
     rng
         NumPy generator; seed it for reproducible batches (its state is checkpointed).
+    rank, world_size
+        Distributed training: every rank holds an identically seeded generator, draws the
+        same global batch of ``batch_size * world_size`` distinct entities and one window,
+        and keeps its own slice. The ranks' batches are disjoint, and the averaged DDP
+        gradient equals the single-process gradient of the global batch.
     """
 
     def __init__(
@@ -74,6 +79,8 @@ class WindowSampler:
         warmup: int,
         batch_size: int,
         rng: np.random.Generator,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         if window > period.length:
             raise SamplingError(f"window of {window} steps is longer than the period ({period.length} steps)")
@@ -87,12 +94,20 @@ class WindowSampler:
         self.n_entities = n_entities
         self.window = window
         self.warmup = warmup
-        self.batch_size = min(batch_size, n_entities)
+        if not 0 <= rank < world_size:
+            raise SamplingError(f"rank {rank} outside a world of {world_size}")
+        if n_entities < world_size:
+            raise SamplingError(f"{n_entities} entities cannot be split over {world_size} ranks")
+        self.global_batch = min(batch_size * world_size, n_entities)
+        self.batch_size = len(np.array_split(np.arange(self.global_batch), world_size)[rank])
+        self.rank = rank
+        self.world_size = world_size
         self.rng = rng
 
     def draw(self) -> Window:
         """The next random batch request."""
-        entities = np.sort(self.rng.choice(self.n_entities, size=self.batch_size, replace=False))
+        drawn = self.rng.choice(self.n_entities, size=self.global_batch, replace=False)
+        entities = np.sort(np.array_split(drawn, self.world_size)[self.rank])
         first_predicted = int(self.rng.integers(self.first, self.last + 1))
         return Window(entities, first_predicted - self.warmup, self.window + self.warmup, self.warmup)
 

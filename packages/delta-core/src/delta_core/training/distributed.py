@@ -87,13 +87,22 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def broadcast_flag(value: bool, info: DistInfo) -> bool:
-    """Rank 0's ``value`` on every rank (e.g. an early-stopping decision)."""
+def broadcast_value(value: float, info: DistInfo) -> float:
+    """Rank 0's ``value`` on every rank (e.g. a validation score)."""
     if not info.enabled:
         return value
-    t = torch.tensor([1 if value else 0], dtype=torch.int64)
+    t = torch.tensor([value], dtype=torch.float64)
     dist.broadcast(t, src=0)
-    return bool(t.item())
+    return float(t.item())
+
+
+def gather_objects(obj: object, info: DistInfo) -> list[object]:
+    """``obj`` of every rank, in rank order (a one-item list for a single process)."""
+    if not info.enabled:
+        return [obj]
+    out: list[object] = [None] * info.world_size
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def mean_across_ranks(value: float, info: DistInfo) -> float:

@@ -14,6 +14,7 @@ saved in each checkpoint (torch CPU/CUDA, the sampler's numpy generator, python'
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 import sys
@@ -35,6 +36,16 @@ from delta_core.evaluation.simulate import simulate_period
 from delta_core.interfaces.trainer import Trainer
 from delta_core.training.build import build_dataset, build_loss, build_model, warmup_of
 from delta_core.training.config import TrainerConfig
+from delta_core.training.distributed import (
+    DistInfo,
+    barrier,
+    broadcast_value,
+    device_for,
+    from_environment,
+    gather_objects,
+    mean_across_ranks,
+    process_group,
+)
 from delta_core.training.errors import TrainingError
 from delta_core.training.run_dir import RunDir, atomic_write_text, now
 
@@ -82,22 +93,37 @@ class StandardTrainer(Trainer):
 
     # ------------------------------------------------------------------------------
     def fit(self, experiment: ExperimentConfig, run_dir: Path, *, resume: bool = False) -> Path:
-        """Train ``experiment`` into ``run_dir`` (or continue it with ``resume=True``)."""
+        """Train ``experiment`` into ``run_dir`` (or continue it with ``resume=True``).
+
+        Under ``torchrun`` (``WORLD_SIZE`` > 1) every process calls this; see
+        :mod:`delta_core.training.distributed` for what each rank does.
+        """
+        info = from_environment()
+        device = device_for(experiment.device, info)
+        with process_group(info, device):
+            return self._fit(experiment, Path(run_dir), resume, info, device)
+
+    def _fit(self, experiment: ExperimentConfig, run_dir: Path, resume: bool, info: DistInfo,
+             device: torch.device) -> Path:
         from delta_core.plugins.manager import get_registry
 
         cfg: TrainerConfig = self.config
         registry = get_registry()
         run = RunDir(run_dir)
+        main = info.is_main
         # Refuse a used directory first, but create nothing until the experiment has been
         # checked (periods, data, outputs): a failed start must not leave a half-made run
         # behind that blocks the corrected command.
-        run.check(resume=resume)
+        if main:
+            run.check(resume=resume)
         if cfg.threads is not None:
             torch.set_num_threads(cfg.threads)
-        torch.manual_seed(experiment.seed)
-        random.seed(experiment.seed)
+        # dropout and python randomness differ per rank (seed + rank); DDP copies rank 0's
+        # initial weights to all. The batch sampler is seeded identically on every rank and
+        # each rank keeps its own disjoint slice of the global batch (see WindowSampler).
+        torch.manual_seed(experiment.seed + info.rank)
+        random.seed(experiment.seed + info.rank)
         sampler_rng = np.random.default_rng(experiment.seed)
-        device = torch.device(_device(experiment.device))
 
         dataset = build_dataset(registry, experiment)
         warmup = warmup_of(experiment)
@@ -124,17 +150,29 @@ class StandardTrainer(Trainer):
         optimizer = self._optimizer(model)
         scheduler = self._scheduler(optimizer)
         n_entities = len(dataset.entity_ids)
-        sampler = WindowSampler(n_entities, train_range, cfg.window, warmup, cfg.batch_size, sampler_rng)
+        sampler = WindowSampler(n_entities, train_range, cfg.window, warmup, cfg.batch_size, sampler_rng,
+                                rank=info.rank, world_size=info.world_size)
         n_iter = cfg.iterations_per_epoch or coverage_iterations(
-            n_entities, train_range.length, cfg.batch_size, cfg.window, cfg.coverage_probability
+            n_entities, train_range.length, sampler.global_batch, cfg.window, cfg.coverage_probability
         )
 
-        run.create(resume=resume)
-        log = run.logger()
-        if not resume:
-            atomic_write_text(run.path / "config.yaml", to_yaml(experiment))
-        if normalizer is not None:
-            normalizer.save(norm_path)
+        if main:
+            run.create(resume=resume)
+            log = run.logger()
+            if not resume:
+                atomic_write_text(run.path / "config.yaml", to_yaml(experiment))
+            if normalizer is not None:
+                normalizer.save(norm_path)
+        else:
+            log = logging.getLogger("deltamod.run.worker")
+            log.addHandler(logging.NullHandler())
+            log.propagate = False
+        barrier(info)  # the run directory exists before any rank reads from it
+        net: torch.nn.Module = model
+        if info.enabled:
+            net = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None
+            )
 
         history: list[dict[str, Any]] = []
         start_epoch, best_score, stale = 1, -math.inf, 0
@@ -144,7 +182,8 @@ class StandardTrainer(Trainer):
             optimizer.load_state_dict(state["optimizer"])
             if scheduler is not None and state.get("scheduler") is not None:
                 scheduler.load_state_dict(state["scheduler"])
-            restore_rng_state(state["rng"], sampler_rng)
+            rng = state["rng"]
+            restore_rng_state(rng[info.rank] if isinstance(rng, list) else rng, sampler_rng)
             start_epoch = int(state["epoch"]) + 1
             best_score, stale, history = state["best_score"], state["stale"], state["history"]
             log.info("resumed from epoch %d", state["epoch"])
@@ -153,26 +192,27 @@ class StandardTrainer(Trainer):
                 # would not train further, so neither does the resumed one
                 log.info("the run stopped early after epoch %d; nothing left to train", state["epoch"])
                 start_epoch = cfg.epochs + 1
-        if not resume or not (run.path / "manifest.json").is_file():
+        if main and (not resume or not (run.path / "manifest.json").is_file()):
             run.write_manifest({
                 "experiment": experiment.name, "started": now(), "device": str(device),
                 "dataset": {"component": experiment.data.name, "entities": n_entities,
                             "days": len(dataset.times), "fingerprint": _fingerprint(dataset)},
                 "iterations_per_epoch": n_iter, "trainable_parameters": sum(p.numel() for p in model.parameters()),
+                "world_size": info.world_size,
             })
         log.info("training %s: %d entities, %d iterations/epoch, %d epochs", experiment.name, n_entities, n_iter,
                  cfg.epochs)
-        show = _progress_enabled(cfg.progress)
+        show = main and _progress_enabled(cfg.progress)
         for epoch in range(start_epoch, cfg.epochs + 1):
             t0 = time.perf_counter()
-            model.train()
+            net.train()
             losses = []
             bar = _bar(range(n_iter), show, f"epoch {epoch}/{cfg.epochs}")
             for _ in bar:
                 window = sampler.draw()
                 batch = dataset.sample(window.entities, window.start, window.length)
                 sample = {k: v.to(device) for k, v in batch.items()}
-                out = model(sample)
+                out = net(sample)
                 context = {"target_std": target_std[window.entities].to(device)}
                 loss = self._loss(loss_fn, out, sample, output_names, context)
                 optimizer.zero_grad(set_to_none=True)
@@ -188,12 +228,17 @@ class StandardTrainer(Trainer):
             lr = optimizer.param_groups[0]["lr"]
             if scheduler is not None:
                 scheduler.step()
-            row: dict[str, Any] = {"epoch": epoch, "train_loss": float(np.mean(losses)), "lr": lr}
+            epoch_loss = mean_across_ranks(float(np.mean(losses)), info)
+            row: dict[str, Any] = {"epoch": epoch, "train_loss": epoch_loss, "lr": lr}
             improved = False
             if valid_range is not None and epoch % cfg.validate_every == 0:
-                result = simulate_period(model, dataset, valid_range, warmup, chunk_size=cfg.eval_chunk, device=device)
-                assert result.observed is not None
-                score = float(np.nanmedian(nse(result.fluxes[output_names[0]], result.observed[..., 0])))
+                score = math.nan
+                if main:  # rank 0 evaluates; every rank takes the same decisions from its score
+                    result = simulate_period(model, dataset, valid_range, warmup, chunk_size=cfg.eval_chunk,
+                                             device=device)
+                    assert result.observed is not None
+                    score = float(np.nanmedian(nse(result.fluxes[output_names[0]], result.observed[..., 0])))
+                score = broadcast_value(score, info)
                 row["valid_median_nse"] = score
                 improved = score > best_score
                 best_score, stale = (score, 0) if improved else (best_score, stale + 1)
@@ -203,20 +248,32 @@ class StandardTrainer(Trainer):
             if show:
                 print(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"),
                       file=sys.stderr)
-            _write_losses(run.path / "losses.csv", history)
+            if main:
+                _write_losses(run.path / "losses.csv", history)
             stop = cfg.patience is not None and stale >= cfg.patience
             if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or stop or improved:
-                state = {
-                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                    "epoch": epoch, "rng": rng_state(sampler_rng), "best_score": best_score, "stale": stale,
-                    "history": history, "outputs": output_names,
-                }
-                run.save_checkpoint(state, epoch, best=improved or valid_range is None)
+                # every rank's sampler state is saved, so a resumed DDP run draws the same batches
+                rngs = gather_objects(rng_state(sampler_rng), info)
+                if main:
+                    state = {
+                        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                        "epoch": epoch, "rng": rngs if info.enabled else rngs[0], "best_score": best_score,
+                        "stale": stale, "history": history, "outputs": output_names,
+                    }
+                    run.save_checkpoint(state, epoch, best=improved or valid_range is None)
             if stop:
                 log.info("early stopping after epoch %d (no improvement for %d validations)", epoch, stale)
                 break
-        run.update_manifest(finished=now(), epochs_completed=history[-1]["epoch"] if history else 0)
+        # DDP keeps replicas identical by construction; verify it, since a silent divergence
+        # (e.g. a buffer updated on one rank only) would make rank 0's checkpoint misleading
+        hashes = gather_objects(_weights_hash(model), info)
+        if len(set(hashes)) != 1:
+            raise TrainingError(f"model replicas diverged across ranks: weight hashes {hashes}")
+        if main:
+            run.update_manifest(finished=now(), epochs_completed=history[-1]["epoch"] if history else 0,
+                                rank_weight_hashes=hashes)
+        barrier(info)
         return run.path
 
     # ------------------------------------------------------------------------------
@@ -261,12 +318,14 @@ class StandardTrainer(Trainer):
         return None
 
 
-def _device(setting: str) -> str:
-    if setting == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if setting.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingError(f"device {setting!r} requested but CUDA is not available")
-    return setting
+def _weights_hash(model: torch.nn.Module) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def _bar(iterable: range, show: bool, desc: str) -> Any:
