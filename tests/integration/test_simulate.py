@@ -198,7 +198,36 @@ def test_delta_simulate_refuses_to_overwrite_unless_asked(reservoir_run, tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sim.zarr"]  # no temporary store left behind
 
 
-def test_an_interrupted_simulation_leaves_no_store(registry, reservoir_run, tmp_path, monkeypatch):
+def test_an_interrupted_simulation_resumes_to_identical_output(registry, reservoir_run, tmp_path, monkeypatch):
+    loaded = load_run(reservoir_run, registry)
+    rng = period_range(loaded.dataset, loaded.experiment, "test")
+    reference = write_simulation(loaded.model, loaded.dataset, rng, 30, tmp_path / "ref.zarr", chunk_size=2).path
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("killed")
+        return simulate_period(*args, **kwargs)
+
+    monkeypatch.setattr(write_module, "simulate_period", failing)
+    out = tmp_path / "sim.zarr"
+    with pytest.raises(RuntimeError, match="killed"):
+        write_simulation(loaded.model, loaded.dataset, rng, 30, out, chunk_size=2)
+    assert not out.exists()  # nothing under the final name
+    partial = tmp_path / ".sim.zarr.partial"
+    assert sorted(p.name for p in (partial / ".chunks_done").iterdir()) == ["0", "1"]
+
+    calls.clear()
+    monkeypatch.setattr(write_module, "simulate_period", lambda *a, **k: calls.append(1) or simulate_period(*a, **k))
+    write_simulation(loaded.model, loaded.dataset, rng, 30, out, chunk_size=2)
+    n_chunks = -(-len(loaded.dataset.entity_ids) // 2)
+    assert len(calls) == n_chunks - 2  # the two chunks written before the kill were skipped
+    assert not partial.exists()
+    xr.testing.assert_identical(xr.open_zarr(out).load(), xr.open_zarr(reference).load())
+
+
+def test_a_partial_store_with_other_settings_is_not_reused(registry, reservoir_run, tmp_path, monkeypatch):
     loaded = load_run(reservoir_run, registry)
     rng = period_range(loaded.dataset, loaded.experiment, "test")
     calls = []
@@ -212,7 +241,10 @@ def test_an_interrupted_simulation_leaves_no_store(registry, reservoir_run, tmp_
     monkeypatch.setattr(write_module, "simulate_period", failing)
     with pytest.raises(RuntimeError, match="killed"):
         write_simulation(loaded.model, loaded.dataset, rng, 30, tmp_path / "sim.zarr", chunk_size=2)
-    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(write_module, "simulate_period", simulate_period)
+    summary = write_simulation(loaded.model, loaded.dataset, rng, 30, tmp_path / "sim.zarr", chunk_size=3)
+    assert xr.open_zarr(summary.path)["Q"].encoding["chunks"][0] == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["sim.zarr"]
 
 
 def test_delta_simulate_period_options_and_errors(reservoir_run, tmp_path):

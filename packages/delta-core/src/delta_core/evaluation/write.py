@@ -2,9 +2,11 @@
 
 The model runs entity chunk by entity chunk; each chunk is written into its region of
 a store created before the first write, so memory is bounded by one chunk whatever the
-number of entities. The store is assembled under a temporary name beside the target
+number of entities. The store is assembled under ``.<name>.partial`` beside the target
 and renamed only when complete: an interrupted simulation never leaves a half-written
-store under the final name.
+store under the final name. A marker file per finished chunk lets a restarted
+simulation with the same settings skip every chunk already written (a killed run
+loses nothing already saved); ``--overwrite`` starts afresh.
 
 Layout
 ------
@@ -304,6 +306,24 @@ def _values(slot: _Slot, result: PeriodResult) -> np.ndarray:
 
 
 # -- writing ---------------------------------------------------------------------------------------
+SIGNATURE = ".simulation_signature"
+
+
+def _signature(ids: list[str], times: np.ndarray, chunk_size: int, warmup: int) -> str:
+    """What must be equal for a partial store to be resumed: entities, days, chunking."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update("\n".join(ids).encode())
+    h.update(np.asarray(times, dtype="datetime64[ns]").tobytes())
+    h.update(f"{chunk_size}:{warmup}".encode())
+    return h.hexdigest()
+
+
+def _read_signature(tmp: Path) -> str | None:
+    path = tmp / SIGNATURE
+    return path.read_text() if path.is_file() else None
+
 def _create_store(
     tmp: Path, slots: list[_Slot], edim: str, ids: list[str], times: np.ndarray, n_comp: int,
     chunk_size: int, store_attrs: Mapping[str, Any],
@@ -383,38 +403,53 @@ def write_simulation(
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} exists; pass --overwrite to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp = target.with_name(f".{target.name}.partial")
     edim = str(getattr(dataset, "entity_dim", "entity"))
     ids = [str(i) for i in dataset.entity_ids]
-    chunks: Iterable[np.ndarray] = list(entity_chunks(len(ids), chunk_size))
+    times = np.asarray(dataset.times)[period.start : period.stop]
+    signature = _signature(ids, times, chunk_size, warmup)
+    done_dir = tmp / ".chunks_done"
+    if tmp.exists() and (overwrite or _read_signature(tmp) != signature):
+        shutil.rmtree(tmp)  # other settings (or --overwrite): the partial store cannot be reused
+    all_chunks = list(entity_chunks(len(ids), chunk_size))
+    if not all_chunks:
+        raise SimulateError("the dataset has no entities to simulate")
+    done = {int(p.name) for p in done_dir.iterdir()} if done_dir.is_dir() else set()
+    todo = [(i, c) for i, c in enumerate(all_chunks) if i not in done]
+    chunks: Iterable[tuple[int, np.ndarray]] = todo
     if progress and sys.stderr.isatty():
         from tqdm import tqdm
 
-        chunks = tqdm(chunks, desc="simulate", unit="chunk", file=sys.stderr, leave=False)
+        chunks = tqdm(todo, desc="simulate", unit="chunk", file=sys.stderr, leave=False,
+                      total=len(all_chunks), initial=len(done))
     attributes = {"delta_format": FORMAT, "entity_dim": edim, "title": "deltamod simulation",
                   "components_group": COMPONENTS, "warmup_days": int(warmup), **(store_attrs or {})}
-    root: zarr.Group | None = None
+    root: zarr.Group | None = zarr.open_group(str(tmp), mode="r+") if done else None
     slots: list[_Slot] = []
-    times = np.asarray(dataset.times)[period.start : period.stop]
-    try:
-        for chunk in chunks:
-            result = simulate_period(model, dataset, period, warmup, chunk_size=len(chunk), entities=chunk,
-                                     device=device)
+    for index, chunk in chunks:
+        result = simulate_period(model, dataset, period, warmup, chunk_size=len(chunk), entities=chunk,
+                                 device=device)
+        if not slots:
+            slots, n_comp = _layout(model, result)
             if root is None:
-                slots, n_comp = _layout(model, result)
                 root = _create_store(tmp, slots, edim, ids, times, n_comp, chunk_size, attributes)
-            region = slice(int(chunk[0]), int(chunk[-1]) + 1)
-            for slot in slots:
-                group = root[slot.group] if slot.group else root
-                group[slot.name][region] = _values(slot, result)  # type: ignore[index]
-        if root is None:
-            raise SimulateError("the dataset has no entities to simulate")
+                (tmp / SIGNATURE).write_text(signature)
+                done_dir.mkdir()
+        assert root is not None
+        region = slice(int(chunk[0]), int(chunk[-1]) + 1)
+        for slot in slots:
+            group = root[slot.group] if slot.group else root
+            group[slot.name][region] = _values(slot, result)  # type: ignore[index]
+        (done_dir / str(index)).touch()  # only after every array of the chunk is written
+    try:
         zarr.consolidate_metadata(str(tmp))
         written = open_canonical(tmp, check=False)
         try:  # the writer's own guarantee: the root group is a canonical dataset
             validate(written, count_nan=False).raise_if_invalid(f"simulation store {target}")
         finally:
             written.close()
+        shutil.rmtree(done_dir)
+        (tmp / SIGNATURE).unlink()
         if target.exists():
             old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
             os.replace(target, old)
@@ -422,9 +457,11 @@ def write_simulation(
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, target)
-    finally:
-        if tmp.exists():
+    except BaseException:
+        # a store that fails its own validation is not resumable: do not keep it
+        if tmp.exists() and not (tmp / SIGNATURE).exists():
             shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return SimulationSummary(
         target, edim, len(ids), times.astype("datetime64[ns]"),
         tuple(s.name for s in slots if not s.group), tuple(s.name for s in slots if s.group),
