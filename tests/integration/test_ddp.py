@@ -63,3 +63,10 @@ def test_two_process_ddp_matches_single_process(tmp_path: Path) -> None:
     for x, y in zip(a, b, strict=True):
         assert abs(x - y) <= 1e-3 * x, (a, b)
     assert b[-1] < b[0]
+
+
+def test_mixed_precision_is_refused_on_cpu(tmp_path: Path) -> None:
+    result = _train(tmp_path / "amp", "--set", "train.params.mixed_precision=bf16", "--set", "device=cpu")
+    assert result.returncode == 1
+    assert "Error: training stopped: mixed_precision 'bf16' needs a CUDA device, not cpu" in result.stderr
+    assert not (tmp_path / "amp").exists()  # nothing half-made

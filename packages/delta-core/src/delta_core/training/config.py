@@ -47,6 +47,9 @@ class TrainerConfig:
         ``torch.set_num_threads`` for the run (``null``: leave torch's default).
     progress
         Progress bar: ``auto`` (only on a terminal), ``always`` or ``never``.
+    mixed_precision
+        ``none``, ``bf16`` or ``fp16`` autocast of the forward pass on CUDA (networks run
+        in reduced precision; fp16 uses a gradient scaler). Rejected on CPU.
     """
 
     epochs: int = attrs.field(default=20, validator=positive)
@@ -68,6 +71,7 @@ class TrainerConfig:
     eval_chunk: int = attrs.field(default=100, validator=positive)
     threads: int | None = None
     progress: str = attrs.field(default="auto", validator=one_of(("auto", "always", "never")))
+    mixed_precision: str = attrs.field(default="none", validator=one_of(("none", "bf16", "fp16")))
 
     def __attrs_post_init__(self) -> None:
         for name in ("iterations_per_epoch", "patience", "threads"):

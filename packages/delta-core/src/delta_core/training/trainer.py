@@ -116,6 +116,8 @@ class StandardTrainer(Trainer):
         # behind that blocks the corrected command.
         if main:
             run.check(resume=resume)
+        if cfg.mixed_precision != "none" and device.type != "cuda":
+            raise TrainingError(f"mixed_precision {cfg.mixed_precision!r} needs a CUDA device, not {device}")
         if cfg.threads is not None:
             torch.set_num_threads(cfg.threads)
         # dropout and python randomness differ per rank (seed + rank); DDP copies rank 0's
@@ -203,6 +205,8 @@ class StandardTrainer(Trainer):
         log.info("training %s: %d entities, %d iterations/epoch, %d epochs", experiment.name, n_entities, n_iter,
                  cfg.epochs)
         show = main and _progress_enabled(cfg.progress)
+        amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.mixed_precision)
+        scaler = torch.amp.GradScaler("cuda", enabled=cfg.mixed_precision == "fp16")
         for epoch in range(start_epoch, cfg.epochs + 1):
             t0 = time.perf_counter()
             net.train()
@@ -212,14 +216,17 @@ class StandardTrainer(Trainer):
                 window = sampler.draw()
                 batch = dataset.sample(window.entities, window.start, window.length)
                 sample = {k: v.to(device) for k, v in batch.items()}
-                out = net(sample)
+                with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                    out = net(sample)
                 context = {"target_std": target_std[window.entities].to(device)}
                 loss = self._loss(loss_fn, out, sample, output_names, context)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                scaler.scale(loss).backward()
                 if cfg.grad_clip is not None:
+                    scaler.unscale_(optimizer)
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
+                scaler.step(optimizer)
+                scaler.update()
                 losses.append(float(loss.detach()))
                 if hasattr(bar, "set_postfix"):
                     bar.set_postfix(loss=f"{np.mean(losses):.4f}")
