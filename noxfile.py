@@ -43,7 +43,8 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def core_alone(session: nox.Session) -> None:
     """delta-core installed alone (no domain package), autoload off: its tests pass."""
-    session.install("-c", "constraints.txt", "pytest", "hypothesis", "setuptools", "HydroErr", "-e", "packages/delta-core")
+    session.install("-c", "constraints.txt", "pytest", "hypothesis", "setuptools", "HydroErr",
+                    "-e", "packages/delta-core")
     for dist in ("deltamod-nn", "deltamod-hydro", "deltamod-photosynth"):
         session.run("python", "-c", f"import importlib.metadata as m, sys; "
                     f"sys.exit('{dist} must not be installed') if any(d.name == '{dist}' "
