@@ -213,3 +213,11 @@ def test_config_validate_does_not_import_torch(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "$.data.name: no dataset component named 'nope.source'." in proc.stderr
     assert "TORCH_IMPORTED=False" in proc.stderr
+
+
+def test_subgroup_helper_names_a_missing_group() -> None:
+    from delta_core.cli.extend import subgroup
+
+    assert subgroup(cli, "data", "import").name == "import"
+    with pytest.raises(RuntimeError, match=r"the core command group `delta data export` is missing"):
+        subgroup(cli, "data", "export")

@@ -48,17 +48,9 @@ def delta_register(registry: PluginRegistrar) -> None:
 @hookimpl
 def delta_commands(cli: click.Group) -> None:
     """Add ``delta data import camels-us`` and ``delta data synth hydro`` (heavy code loads only when run)."""
-    import click
-
+    from delta_core.cli.extend import subgroup
     from delta_hydro.camels.cli import camels_us_command
     from delta_hydro.synthetic.cli import synth_hydro
 
-    data = cli.commands.get("data")
-    import_group = data.commands.get("import") if isinstance(data, click.Group) else None
-    if not isinstance(import_group, click.Group):
-        raise RuntimeError("the core `delta data import` group is missing; cannot add camels-us")
-    import_group.add_command(camels_us_command)
-    synth_group = data.commands.get("synth") if isinstance(data, click.Group) else None
-    if not isinstance(synth_group, click.Group):
-        raise RuntimeError("the core `delta data synth` group is missing; cannot add hydro")
-    synth_group.add_command(synth_hydro)
+    subgroup(cli, "data", "import").add_command(camels_us_command)
+    subgroup(cli, "data", "synth").add_command(synth_hydro)

@@ -43,18 +43,10 @@ def delta_register(registry: PluginRegistrar) -> None:
 @hookimpl
 def delta_commands(cli: click.Group) -> None:
     """Add ``delta data import licor``, ``delta data import leaf-csv`` and ``delta data synth photosynth``."""
-    import click
-
+    from delta_core.cli.extend import subgroup
     from delta_photosynth.data.cli import leaf_csv_command, licor_command
     from delta_photosynth.synthetic.cli import synth_photosynth
 
-    data = cli.commands.get("data")
-    import_group = data.commands.get("import") if isinstance(data, click.Group) else None
-    if not isinstance(import_group, click.Group):
-        raise RuntimeError("the core `delta data import` group is missing; cannot add licor and leaf-csv")
-    import_group.add_command(licor_command)
-    import_group.add_command(leaf_csv_command)
-    synth_group = data.commands.get("synth") if isinstance(data, click.Group) else None
-    if not isinstance(synth_group, click.Group):
-        raise RuntimeError("the core `delta data synth` group is missing; cannot add photosynth")
-    synth_group.add_command(synth_photosynth)
+    subgroup(cli, "data", "import").add_command(licor_command)
+    subgroup(cli, "data", "import").add_command(leaf_csv_command)
+    subgroup(cli, "data", "synth").add_command(synth_photosynth)
