@@ -14,4 +14,8 @@ fi
     -c constraints.txt -r requirements-dev.txt \
     -e packages/delta-core -e packages/delta-nn -e packages/delta-hydro -e packages/delta-photosynth \
     -e examples/plugin-template
+# Build the compiled HBV backend now (cached), so the first training does not wait for it;
+# without a compiler the `cpp`/`auto` backends fall back to `reference` with one warning.
+.venv/bin/python -c "from delta_hydro.hbv.kernels import build; print('setup: HBV kernel built in', build(verbose=False))" \
+    || echo "setup: HBV kernel not built (see above); backend 'cpp' falls back to 'reference'" >&2
 echo "setup: done. Activate with 'source .venv/bin/activate'; run tests with '.venv/bin/python -m pytest'."

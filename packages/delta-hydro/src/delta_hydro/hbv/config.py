@@ -31,7 +31,7 @@ from typing import Any
 import attrs
 
 from delta_core.config.validators import one_of, positive, subset_of
-from delta_hydro.hbv.backends import BACKENDS
+from delta_hydro.hbv.backends import config_names
 from delta_hydro.hbv.parameters import VARIANTS, dynamic_candidates
 
 WARMUP_MODES: tuple[str, ...] = ("spinup_no_grad", "full_grad")
@@ -51,8 +51,8 @@ def _integer(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
 
 
 def _known_backend(_: object, attribute: attrs.Attribute[Any], value: str) -> None:
-    # Read BACKENDS at validation time: backends registered later are accepted.
-    one_of(tuple(BACKENDS))(_, attribute, value)
+    # Read the registry at validation time: backends registered later are accepted.
+    one_of(config_names())(_, attribute, value)
 
 
 def _dynamic_of_variant(instance: HBVConfig, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
@@ -97,8 +97,14 @@ class HBVConfig:
         ``min(run length, route_length)`` days, 2.0 always ``route_length`` days
         (as in the model description of issue 3). Default 15.
     backend
-        Name of the time-loop implementation (:mod:`delta_hydro.hbv.backends`);
-        ``"reference"`` is the plain PyTorch loop of :mod:`delta_hydro.hbv.reference`.
+        Name of the time-loop implementation (:mod:`delta_hydro.hbv.backends`):
+        ``"reference"`` (default), the plain PyTorch loop of
+        :mod:`delta_hydro.hbv.reference`; ``"cpp"``, the fused C++ loop with a
+        hand-written adjoint (:mod:`delta_hydro.hbv.kernels`; compiled on first use,
+        falls back to ``"reference"`` with one warning where it cannot be built);
+        ``"auto"``, per call the fastest backend that loads and runs the inputs
+        (``"cpp"`` for float32/float64 CPU tensors, else ``"reference"``). All give the
+        same results to rounding, forward and backward.
     """
 
     variant: str = attrs.field(default="1.0", validator=one_of(VARIANTS))
