@@ -49,6 +49,14 @@ class PhyOutput:
     states: dict[str, torch.Tensor]
 
 
+def _all_finite(x: torch.Tensor) -> bool:
+    """All values finite, in one reduction (NaN propagates through min/max; inf shows there)."""
+    if x.numel() == 0:
+        return True
+    lo, hi = torch.aminmax(x.detach())
+    return bool(torch.isfinite(lo) & torch.isfinite(hi))
+
+
 class PhyInputError(ValueError):
     """Raised when forcing, parameters, attributes or states are malformed."""
 
@@ -168,8 +176,8 @@ class PhyModel(torch.nn.Module, ABC):
         n_time, n_entity, _ = forcing.shape
         if not 0 <= warmup < n_time:
             raise PhyInputError(f"{cls}: warmup={warmup} must be in [0, {n_time}) for {n_time} steps")
-        bad = ~torch.isfinite(forcing)
-        if bad.any():
+        if not _all_finite(forcing):  # cheap check first; locate the culprit only on failure
+            bad = ~torch.isfinite(forcing)
             for i, name in enumerate(forcing_names):
                 count = int(bad[..., i].sum())
                 if count:
@@ -198,7 +206,7 @@ class PhyModel(torch.nn.Module, ABC):
                     f"{cls}: parameter {name!r} must have shape {static_shape} (static) or "
                     f"{(n_time, *static_shape)} (dynamic), got {tuple(value.shape)}"
                 )
-            if not torch.isfinite(value).all():
+            if not _all_finite(value):
                 raise PhyInputError(f"{cls}: parameter {name!r} has non-finite values")
         if self.attributes:
             n_attr = len(self.attributes)
@@ -212,7 +220,7 @@ class PhyModel(torch.nn.Module, ABC):
                     f"{cls}: attributes must be [{n_entity}, {n_attr}] "
                     f"({', '.join(names(self.attributes))}), got {tuple(attributes.shape)}"
                 )
-            if not torch.isfinite(attributes).all():
+            if not _all_finite(attributes):
                 raise PhyInputError(f"{cls}: attributes have non-finite values")
 
     def initial_states(
