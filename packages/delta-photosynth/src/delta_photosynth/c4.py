@@ -25,7 +25,7 @@ from delta_photosynth._base import LeafModel, rate_parameter
 from delta_photosynth.biochem import c4_limits, colimit, limiting_index
 from delta_photosynth.config import C4Config
 from delta_photosynth.fvcb import coupled_forcings, learned_response, stomatal_parameters, temperature_parameter
-from delta_photosynth.stomata import ball_berry_slope, medlyn_slope, solve_ci, stomatal_conductance, surface_co2
+from delta_photosynth.stomata import coupled_drivers, solve_ci, stomatal_conductance, surface_co2
 from delta_photosynth.temperature import response_factor
 
 _OUTPUTS = (
@@ -121,13 +121,7 @@ class C4(LeafModel):
         if c.mode == "aci":
             ci = x["Ci"]
         else:
-            ca = x["Ca"]
-            gbw = x.get("gbw")
-            if gbw is None:
-                rb = torch.zeros_like(ca) if c.gbw is None else torch.full_like(ca, 1.4 / c.gbw)
-            else:
-                rb = 1.4 / gbw
-            slope = medlyn_slope(p["g1"], x["VPD"]) if c.stomatal == "medlyn" else ball_berry_slope(p["g1"], x["RH"])
+            ca, rb, slope = coupled_drivers(x, p["g1"], c.stomatal, c.gbw)
             al = alpha if isinstance(alpha, torch.Tensor) else torch.full_like(ca, alpha)
             bio = [rates["Vcmax"], q, rates["kp"], rates["Rd"], al]
             ci, converged = solve_ci(net, bio, gamma=torch.zeros_like(ca), rd=rates["Rd"], ca=ca, rb=rb, g0=p["g0"],

@@ -41,7 +41,7 @@ from delta_core.interfaces.specs import Parameter, Variable
 from delta_photosynth._base import LeafModel, rate_parameter
 from delta_photosynth.biochem import c3_limits, colimit, electron_transport, limiting_index
 from delta_photosynth.config import FvCBConfig, TemperatureResponse
-from delta_photosynth.stomata import ball_berry_slope, medlyn_slope, solve_ci, stomatal_conductance, surface_co2
+from delta_photosynth.stomata import coupled_drivers, solve_ci, stomatal_conductance, surface_co2
 from delta_photosynth.temperature import response_factor
 
 _OUT_AN = Variable("An", "umol m-2 s-1", "net CO2 assimilation rate A - Rd")
@@ -222,14 +222,7 @@ class FvCB(LeafModel):
         if c.mode == "aci":
             ci = x["Ci"]
         else:
-            ca = x["Ca"]
-            gbw = x.get("gbw")
-            if gbw is None:
-                rb = torch.zeros_like(ca) if c.gbw is None else torch.full_like(ca, 1.4 / c.gbw)
-            else:
-                rb = 1.4 / gbw
-            g1 = p["g1"]
-            slope = medlyn_slope(g1, x["VPD"]) if c.stomatal == "medlyn" else ball_berry_slope(g1, x["RH"])
+            ca, rb, slope = coupled_drivers(x, p["g1"], c.stomatal, c.gbw)
             bio = [r["Vcmax"], j, km, gstar, r["Rd"], *([tpu] if tpu is not None else [])]
             ci, converged = solve_ci(net, bio, gamma=gstar, rd=r["Rd"], ca=ca, rb=rb, g0=p["g0"], slope=slope,
                                      config=c.solver, where="photosynth.fvcb", valid=valid)

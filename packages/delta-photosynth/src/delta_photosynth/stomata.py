@@ -70,6 +70,27 @@ def ball_berry_slope(g1: torch.Tensor, rh: torch.Tensor) -> torch.Tensor:
     return g1 * torch.clamp(rh, min=0.0, max=100.0) / 100.0
 
 
+def coupled_drivers(
+    x: dict[str, torch.Tensor], g1: torch.Tensor, stomatal: str, gbw_default: float | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Ambient CO2, boundary-layer resistance to CO2 and stomatal slope for the coupled mode.
+
+    ``rb = 1.4 / gbw`` (s m2 mol-1) from the ``gbw`` forcing if given, else from the
+    configured constant, else 0 (well-coupled leaf); the slope is Medlyn's (needs ``VPD``)
+    or Ball-Berry's (needs ``RH``). Returns ``(ca, rb, slope)``, each shaped like ``ca``.
+    """
+    ca = x["Ca"]
+    gbw = x.get("gbw")
+    if gbw is not None:
+        rb = 1.4 / gbw
+    elif gbw_default is None:
+        rb = torch.zeros_like(ca)
+    else:
+        rb = torch.full_like(ca, 1.4 / gbw_default)
+    slope = medlyn_slope(g1, x["VPD"]) if stomatal == "medlyn" else ball_berry_slope(g1, x["RH"])
+    return ca, rb, slope
+
+
 def stomatal_conductance(an: torch.Tensor, cs: torch.Tensor, g0: torch.Tensor, slope: torch.Tensor) -> torch.Tensor:
     """``gsw = g0 + m max(An, 0) / Cs`` (mol m⁻² s⁻¹)."""
     return g0 + slope * torch.relu(an) / cs
