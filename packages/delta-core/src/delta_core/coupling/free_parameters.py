@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from delta_core.coupling.config import FreeParametersConfig
-from delta_core.coupling.parameter_learning import CouplingError, InputSizes
+from delta_core.coupling.parameter_learning import CouplingError, InputSizes, fixed_parameters
 from delta_core.interfaces.dmodel import DModel, DModelOutput
 from delta_core.interfaces.phy import PhyModel
 
@@ -98,10 +98,6 @@ class FreeParameters(DModel):
             raise CouplingError(f"core.free_parameters needs 'x_phy' and 'entity_index'; sample has {sorted(sample)}")
         x_phy = sample["x_phy"]
         params = {k: v.to(x_phy.dtype) for k, v in self.physical(sample["entity_index"].to(x_phy.device)).items()}
-        n = x_phy.shape[1]
-        for name, value in self.config.fixed.items():
-            spec = next(p for p in self.phy_model.param_specs if p.name == name)
-            shape = (n, self.phy_model.n_components) if spec.per_component else (n,)
-            params[name] = torch.full(shape, float(value), dtype=x_phy.dtype, device=x_phy.device)
+        params.update(fixed_parameters(self.phy_model, self.config.fixed, x_phy))
         result = self.phy_model(x_phy, params, attributes=sample.get("c_phy"), warmup=self.warmup)
         return DModelOutput(fluxes=result.fluxes, parameters=params, states=result.states, warmup=self.warmup)

@@ -164,15 +164,26 @@ class ParameterLearning(DModel):
         out = self.nn["nn"](sample.get("x_nn"), sample.get("c_nn"))
         params = self.scale(out.static, out.dynamic)
         x_phy = sample["x_phy"]
-        n_entity = x_phy.shape[1]
-        for name, value in self.config.fixed.items():
-            spec = next(p for p in self.phy_model.param_specs if p.name == name)
-            shape = (n_entity, self.phy_model.n_components) if spec.per_component else (n_entity,)
-            params[name] = torch.full(shape, float(value), dtype=x_phy.dtype, device=x_phy.device)
+        params.update(fixed_parameters(self.phy_model, self.config.fixed, x_phy))
         result = self.phy_model(x_phy, params, attributes=sample.get("c_phy"), warmup=self.warmup)
         return DModelOutput(
             fluxes=result.fluxes, parameters=params, states=result.states, warmup=self.warmup
         )
+
+
+def fixed_parameters(phy: PhyModel, fixed: Mapping[str, float], x_phy: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Constant tensors for parameters held at a physical value, shaped for ``x_phy``'s batch.
+
+    ``[batch, n_components]`` (or ``[batch]`` for per-entity parameters), dtype and device
+    of ``x_phy`` (``[time, batch, n_forcing]``).
+    """
+    specs = {p.name: p for p in phy.param_specs}
+    n = x_phy.shape[1]
+    out = {}
+    for name, value in fixed.items():
+        shape = (n, phy.n_components) if specs[name].per_component else (n,)
+        out[name] = torch.full(shape, float(value), dtype=x_phy.dtype, device=x_phy.device)
+    return out
 
 
 def _layout(phy: PhyModel, config: ParameterLearningConfig) -> tuple[_Slot, ...]:
