@@ -6,7 +6,6 @@ Shapes: ``simulated`` and ``observed`` are ``[time, batch]`` in the target's uni
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import torch
 
@@ -107,8 +106,3 @@ class CombinedRMSELoss(Loss):
         logged = _sqrt0(torch.mean((log_s - log_o) ** 2))
         w = self.config.log_weight
         return (1 - w) * plain + w * logged
-
-
-def make_loss(cls: Any, params: Any) -> Loss:
-    """Instantiate a loss class with its params (``None`` for losses without options)."""
-    return cls(params) if params is not None else cls()
