@@ -312,6 +312,37 @@ def test_gradients_from_final_states_only() -> None:
         _grad_close(f"leaf {i}", got, want, 1e-10)
 
 
+def test_fluxes_without_gradient_are_skipped_exactly() -> None:
+    """The backward pass skips fluxes whose gradient is absent or all zero, and only those.
+
+    A gradient that is zero except at the last step of one basin (Q1) (found by the scan for
+    non-zero rows only at its very end) must still reach the parameters, and a flux
+    multiplied by 0 in the loss must change nothing.
+    """
+    forcing, static, dyn, states = _loop_inputs(40, 3, 4, optional=("BETAET",), dynamic=("BETA",), seed=12)
+    leaves = [*static.values(), *dyn.values()]
+
+    def grads(loop: object, objective: str) -> tuple[torch.Tensor, ...]:
+        out = loop(forcing, static, dyn, states)  # type: ignore[operator]
+        q, aet, q1 = out.fluxes["Q"], out.fluxes["AET"], out.fluxes["Q1"]
+        if objective == "Q":
+            loss = q.sum()
+        elif objective == "Q + 0 AET":
+            loss = q.sum() + 0.0 * aet.sum()
+        else:  # one late value of Q1 (subsurface flow), plus Q
+            loss = q.sum() + 3.0 * q1[-1, -1]
+        return torch.autograd.grad(loss, leaves)
+
+    for objective in ("Q", "Q + 0 AET", "late Q1"):
+        want, got = grads(reference.time_loop, objective), grads(kernels.time_loop, objective)
+        for i, (w, g) in enumerate(zip(want, got, strict=True)):
+            _grad_close(f"{objective}: leaf {i}", g, w, 1e-10)
+    plain, zero = grads(kernels.time_loop, "Q"), grads(kernels.time_loop, "Q + 0 AET")
+    assert all(torch.equal(a, b) for a, b in zip(plain, zero, strict=True))
+    late = grads(kernels.time_loop, "late Q1")
+    assert any(not torch.equal(a, b) for a, b in zip(plain, late, strict=True))
+
+
 def test_float32_matches_reference(year_forcing: torch.Tensor) -> None:
     """The float32 instantiation: outputs to float32 rounding, gradients to 1e-3 of their scale."""
     results = []

@@ -38,8 +38,10 @@ round-off, forward and backward.
 
 Optional capabilities (duck-typed, so that this module stays torch-free): a backend
 may have ``is_available() -> bool`` (false when, e.g., its compiled library cannot be
-built here) and ``supports(forcing) -> bool`` (false for inputs it does not run, e.g.
-another device or dtype).
+built here), ``supports(forcing) -> bool`` (false for inputs it does not run, e.g.
+another device or dtype) and ``route(series, weights) -> routed``, a faster
+:func:`delta_hydro.hbv.routing.route` (same arguments and result) that the model then
+uses for the unit-hydrograph routing.
 
 Registered backends
 -------------------
@@ -172,3 +174,11 @@ class AutoLoop:
     def __call__(self, forcing: Any, *args: Any, **kwargs: Any) -> Any:
         """Run the chosen backend's time loop (same arguments and result)."""
         return self.choose(forcing)[1](forcing, *args, **kwargs)
+
+    def route(self, series: Any, weights: Any) -> Any:
+        """Routing of the backend chosen for ``series`` (its own ``route``, else the torch one)."""
+        own = getattr(self.choose(series)[1], "route", None)
+        if own is not None:
+            return own(series, weights)
+        # By reference, so that this module stays torch-free at import.
+        return resolve_ref("delta_hydro.hbv.routing:route", "HBV routing")(series, weights)

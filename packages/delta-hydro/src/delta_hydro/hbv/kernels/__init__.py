@@ -47,7 +47,14 @@ Design (see ``hbv_step.h`` for the equations, ``hbv_cpu.cpp`` for the loops):
   having the system fault in and zero fresh pages at every training step; it never
   holds more than the most the operators have had in use at once.
   :func:`empty_cache` gives the memory back; :func:`pool_stats` reports it.
-* **Routing** stays in torch (:mod:`delta_hydro.hbv.routing`, one grouped conv1d).
+* **Routing** in compiled code too (``route_cpu.cpp``, :func:`compiled_route`): the
+  causal unit-hydrograph convolution on the ``[n, time, entity]`` layout, vectorized
+  over entities, with a backward pass that computes only the gradients needed; the
+  ``cpp`` backend offers it as ``route`` and the model uses it (a grouped conv1d's
+  backward cost ~15 ms at 531 basins × 730 days, more than a tenth of the step).
+* **Only fluxes with a gradient are propagated.** Autograd passes zeros for recorded
+  fluxes that do not reach the loss; the backward pass finds the rows that carry a
+  gradient (usually streamflow alone) and broadcasts only those to the components.
 
 Precision: float64 agrees with the reference to about 1e-14 relative; float32 uses
 float arithmetic for the powers (within about 1 ulp near 1, see ``hbv_math.h``), so
@@ -78,12 +85,14 @@ from __future__ import annotations
 
 from delta_hydro.hbv.kernels.compiled import CompiledLoop, empty_cache, pool_stats, time_loop
 from delta_hydro.hbv.kernels.loader import HBVKernelWarning, build, build_directory, is_available
+from delta_hydro.hbv.kernels.routing import compiled_route
 
 __all__ = [
     "CompiledLoop",
     "HBVKernelWarning",
     "build",
     "build_directory",
+    "compiled_route",
     "empty_cache",
     "is_available",
     "pool_stats",

@@ -24,8 +24,9 @@ from typing import Any
 import torch
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-from delta_hydro.hbv import reference
+from delta_hydro.hbv import reference, routing
 from delta_hydro.hbv.kernels.loader import LOADER, ExtensionLoader
+from delta_hydro.hbv.kernels.routing import compiled_route
 from delta_hydro.hbv.reference import FLUX_NAMES, STATE_NAMES, LoopResult
 
 PARAM_ORDER: tuple[str, ...] = (
@@ -44,30 +45,31 @@ class _FusedLoop(torch.autograd.Function):
     @staticmethod
     def forward(  # type: ignore[override]
         ctx: FunctionCtx, forcing: torch.Tensor, states: torch.Tensor, nmul: int, *params: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, ...]:
         fluxes, final, trajectory = torch.ops.delta_hbv.forward(
             forcing, _op_params(params, forcing), states, nmul, True, True
         )
         ctx.save_for_backward(forcing, trajectory, *params)
         ctx.nmul = nmul  # type: ignore[attr-defined]
         ctx.set_materialize_grads(False)
-        return fluxes, final
+        # One output per flux (views of one buffer), so that fluxes that do not reach the
+        # loss get no gradient at all instead of a zero-filled [K, T, E] stack.
+        return (*fluxes.unbind(0), final)
 
     @staticmethod
     @once_differentiable
-    def backward(  # type: ignore[override]
-        ctx: Any, grad_fluxes: torch.Tensor | None, grad_final: torch.Tensor | None
-    ) -> tuple[torch.Tensor | None, ...]:
+    def backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
         forcing, trajectory, *params = ctx.saved_tensors
         needs = ctx.needs_input_grad
         # needs: forcing, states, nmul, then the 15 parameters.
         flags = [int(needs[0]), *(int(n) for n in needs[3:]), int(needs[1])]
         empty = forcing.new_empty(0)
+        *grad_fluxes, grad_final = grads
         g_forcing, g_params, g_states = torch.ops.delta_hbv.backward(
             forcing,
             _op_params(params, forcing),
             trajectory,
-            empty if grad_fluxes is None else grad_fluxes,
+            [empty if g is None else g for g in grad_fluxes],
             empty if grad_final is None else grad_final.contiguous(),
             ctx.nmul,
             flags,
@@ -110,6 +112,18 @@ class CompiledLoop:
     def supports(self, forcing: torch.Tensor) -> bool:
         """Inputs the compiled kernel runs: float32/float64 CPU tensors."""
         return forcing.device.type == "cpu" and forcing.dtype in DTYPES
+
+    def route(self, series: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Unit-hydrograph routing in compiled code (:func:`.routing.compiled_route`).
+
+        Same arguments and result as :func:`delta_hydro.hbv.routing.route`: ``series``
+        ``[time, entity]`` or ``[n, time, entity]`` (mm/day), ``weights`` ``[L, entity]``.
+        Where this backend's library did not load, the torch routing runs, as the time
+        loop falls back to the reference one.
+        """
+        if not self.loader.load():
+            return routing.route(series, weights)
+        return compiled_route(series, weights)
 
     def __call__(
         self,
@@ -160,18 +174,19 @@ class CompiledLoop:
             forcing.requires_grad or init.requires_grad or any(p is not None and p.requires_grad for p in params)
         )
         if needs_grad:
-            fluxes, final = _FusedLoop.apply(forcing_c, init, nmul, *params)
+            *flux_list, final = _FusedLoop.apply(forcing_c, init, nmul, *params)
         else:
             with torch.no_grad():
                 fluxes, final, _ = torch.ops.delta_hbv.forward(
                     forcing_c, _op_params(params, forcing_c), init, nmul, record, False
                 )
+            flux_list = list(fluxes.unbind(0))
 
         final_states = {name: final[k].view(n_entity, nmul) for k, name in enumerate(STATE_NAMES)}
         if not record:
             return LoopResult(fluxes={}, states=final_states)
         flux_names = FLUX_NAMES + (("capillary",) if "C" in names else ()) + (("leakage",) if "LF" in names else ())
-        return LoopResult(fluxes=dict(zip(flux_names, fluxes.unbind(0), strict=True)), states=final_states)
+        return LoopResult(fluxes=dict(zip(flux_names, flux_list, strict=True)), states=final_states)
 
 
 time_loop = CompiledLoop()

@@ -290,12 +290,27 @@ inline void basin_means(const S* src, int64_t nb, int64_t M, S scale, S* out) {
   }
 }
 
+// dst[b * M + m] = src[b * stride] * scale for b < nb, m < M: one value per basin
+// repeated over its components. nmul = 16 (the usual) is a compile-time width, so
+// that each basin's run is a single vector store instead of a call to fill_n.
+template <typename S>
+inline void broadcast_basins(const S* src, int64_t stride, int64_t nb, int64_t M, S scale, S* __restrict dst) {
+  if (M == 16) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const S v = src[b * stride] * scale;
+#pragma GCC unroll 16
+      for (int m = 0; m < 16; ++m) dst[b * 16 + m] = v;
+    }
+    return;
+  }
+  for (int64_t b = 0; b < nb; ++b) std::fill_n(dst + b * M, M, src[b * stride] * scale);
+}
+
 // Copies the forcing of step t for basins [eb, eb + nb) into per-element rows P, T, PET.
 template <typename S>
 void broadcast_forcing(const Problem<S>& pb, int64_t t, int64_t eb, int64_t nb, S* frc, int64_t cap) {
   const S* f_t = pb.forcing + (t * pb.E + eb) * 3;
-  for (int64_t b = 0; b < nb; ++b)
-    for (int c = 0; c < 3; ++c) std::fill_n(frc + c * cap + b * pb.M, pb.M, f_t[b * 3 + c]);
+  for (int c = 0; c < 3; ++c) broadcast_basins(f_t + c, 3, nb, pb.M, S(1), frc + c * cap);
 }
 
 // Forward over basins [e_begin, e_end). SAVE: write the trajectory; RECORD: the fluxes
@@ -366,11 +381,11 @@ void forward_range(const Problem<S>& pb, const S* init, S* fluxes, S* final_stat
 #pragma GCC unroll 16
         for (int k = 0; k < N_STATES; ++k) st[k * cap + j] = s[k];
         if constexpr (SAVE) {
-          pw[(R_W0 - N_STATES) * cap + j] = w.w0;
-          pw[(R_LX1 - N_STATES) * cap + j] = w.lx1;
+          pw[(int(R_W0) - int(N_STATES)) * cap + j] = w.w0;
+          pw[(int(R_LX1) - int(N_STATES)) * cap + j] = w.lx1;
           if constexpr (BETAET) {
-            pw[(R_R2 - N_STATES) * cap + j] = w.r2;
-            pw[(R_LX2 - N_STATES) * cap + j] = w.lx2;
+            pw[(int(R_R2) - int(N_STATES)) * cap + j] = w.r2;
+            pw[(int(R_LX2) - int(N_STATES)) * cap + j] = w.lx2;
           }
         }
         if constexpr (RECORD) {
@@ -397,12 +412,12 @@ void forward_range(const Problem<S>& pb, const S* init, S* fluxes, S* final_stat
   store_fence();
 }
 
-// Backward over basins [e_begin, e_end). gflux: flux gradients as [T, E, K] (null: 0).
+// Backward over basins [e_begin, e_end). gflux: gradients of the fluxes that have any,
+// as [T, E, K] with flux slot grad_slot[r] in column r, r < K (K = 0: none).
 template <typename S, bool BETAET, bool CAP, bool LEAK>
-void backward_range(const Problem<S>& pb, const S* traj, const S* gflux, const S* gfinal, S* gforcing,
-                    S* const* gparam, S* ginit, int64_t e_begin, int64_t e_end) {
+void backward_range(const Problem<S>& pb, const S* traj, const S* gflux, const int* grad_slot, int64_t K,
+                    const S* gfinal, S* gforcing, S* const* gparam, S* ginit, int64_t e_begin, int64_t e_end) {
   constexpr int R = traj_rows(BETAET);
-  constexpr int64_t K = F_CAPILLARY + (CAP ? 1 : 0) + (LEAK ? 1 : 0);
   const int64_t T = pb.T, E = pb.E, M = pb.M, N = pb.N;
   const int64_t basins_per_block = std::max<int64_t>(1, kBlock / M);
   const int64_t cap = basins_per_block * M;
@@ -432,26 +447,19 @@ void backward_range(const Problem<S>& pb, const S* traj, const S* gflux, const S
     }
     std::fill_n(gstatic, N_PARAMS * cap, S(0));
     std::fill_n(gstep, N_PARAMS * cap, S(0));
+    std::fill_n(gfe, N_FLUXES * cap, S(0));  // fluxes without a gradient stay 0
 
     for (int64_t t = T - 1; t >= 0; --t) {
       if (t >= kPrefetchSteps) {
         const int64_t ta = t - kPrefetchSteps;
         for (int r = 0; r < R; ++r) prefetch(traj + (ta * R + r) * N + i0, n);
         prefetch_step(pb, ta, i0, n, eb, nb);
-        if (gflux != nullptr) prefetch(gflux + (ta * E + eb) * K, nb * K);
+        if (K > 0) prefetch(gflux + (ta * E + eb) * K, nb * K);
         if (gforcing != nullptr) prefetch<true>(gforcing + (ta * E + eb) * 3, nb * 3);
       }
       broadcast_forcing(pb, t, eb, nb, frc, cap);
-      for (int k = 0; k < N_FLUXES; ++k) {
-        const int row = pb.out_of_slot[k];
-        S* dst = gfe + k * cap;
-        if (row < 0 || gflux == nullptr) {
-          std::fill_n(dst, n, S(0));
-          continue;
-        }
-        const S* src = gflux + (t * E + eb) * K + row;
-        for (int64_t b = 0; b < nb; ++b) std::fill_n(dst + b * M, M, src[b * K] * inv_m);
-      }
+      for (int64_t r = 0; r < K; ++r)
+        broadcast_basins(gflux + (t * E + eb) * K + r, K, nb, M, inv_m, gfe + grad_slot[r] * cap);
       const StepParams<S> sp(pb, t, i0);
       const S* __restrict q_beta = sp.q[P_BETA];
       const S* __restrict q_fc = sp.q[P_FC];
@@ -531,6 +539,20 @@ void backward_range(const Problem<S>& pb, const S* traj, const S* gflux, const S
       for (int k = 0; k < N_STATES; ++k) std::copy(lam + k * cap, lam + k * cap + n, ginit + k * N + i0);
   }
   store_fence();
+}
+
+// Whether any of x[0, n) is non-zero (or NaN). Scans in chunks and stops at the first
+// chunk that has one, so a flux with a gradient costs a few cache lines.
+template <typename S>
+bool any_nonzero(const S* x, int64_t n) {
+  constexpr int64_t kChunk = 1024;
+  for (int64_t i = 0; i < n; i += kChunk) {
+    const int64_t end = std::min(n, i + kChunk);
+    bool found = false;
+    for (int64_t j = i; j < end; ++j) found |= (x[j] != S(0));
+    if (found) return true;
+  }
+  return false;
 }
 
 // Validates the inputs and fills a Problem; returns the variant flags.
@@ -619,11 +641,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> hbv_forward(const at::Tensor& for
   return {fluxes, final_states, traj};
 }
 
-// backward(forcing, params, trajectory, grad fluxes [K,T,E] or [0], grad final states [5,N] or [0],
+// backward(forcing, params, trajectory, grad fluxes (K tensors [T,E], each [0] when absent; or no
+//          tensor at all), grad final states [5,N] or [0],
 //          nmul, needs: 17 flags (forcing, the 15 parameters, states))
 //   -> (grad forcing [T,E,3] or [0], grad params (15, each shaped as given, or [0]), grad states [5,N] or [0])
 std::tuple<at::Tensor, std::vector<at::Tensor>, at::Tensor> hbv_backward(
-    const at::Tensor& forcing, at::TensorList params, const at::Tensor& traj, const at::Tensor& grad_fluxes,
+    const at::Tensor& forcing, at::TensorList params, const at::Tensor& traj, at::TensorList grad_fluxes,
     const at::Tensor& grad_states, int64_t nmul, at::IntArrayRef needs) {
   TORCH_CHECK(forcing.device().is_cpu(), "delta_hbv::backward (CPU) got a tensor on ", forcing.device());
   TORCH_CHECK(static_cast<int64_t>(needs.size()) == N_PARAMS + 2, "delta_hbv: needs must have 17 flags");
@@ -638,15 +661,35 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, at::Tensor> hbv_backward(
                 "delta_hbv: trajectory must be the [T, R, E*nmul] tensor saved by forward");
     const S* gfl = nullptr;
     at::Tensor gflux_tek;
-    if (grad_fluxes.numel() > 0) {
-      TORCH_CHECK(grad_fluxes.scalar_type() == forcing.scalar_type() && grad_fluxes.dim() == 3 &&
-                      grad_fluxes.size(0) == n_fluxes(var) && grad_fluxes.size(1) == pb.T &&
-                      grad_fluxes.size(2) == pb.E,
-                  "delta_hbv: grad_fluxes must be a [K, T, E] tensor");
-      // [K, T, E] -> [T, E, K]: a block's flux gradients of one step become one contiguous
+    std::vector<at::Tensor> gflux_c;
+    int grad_slot[N_FLUXES];
+    int64_t n_grad = 0;
+    TORCH_CHECK(grad_fluxes.empty() || static_cast<int64_t>(grad_fluxes.size()) == n_fluxes(var),
+                "delta_hbv: grad_fluxes must hold one tensor per recorded flux (", n_fluxes(var), "), got ",
+                grad_fluxes.size());
+    // Usually only a few fluxes (streamflow) carry a gradient: autograd passes nothing
+    // (an empty tensor here) for the others, or zeros, which are skipped as well; the
+    // step loop then broadcasts only the rest.
+    const int64_t plane = pb.T * pb.E;
+    for (int k = 0; k < N_FLUXES && !grad_fluxes.empty(); ++k) {
+      const int row = pb.out_of_slot[k];
+      if (row < 0 || grad_fluxes[row].numel() == 0) continue;
+      const at::Tensor& g = grad_fluxes[row];
+      TORCH_CHECK(g.scalar_type() == forcing.scalar_type() && g.dim() == 2 && g.size(0) == pb.T &&
+                      g.size(1) == pb.E,
+                  "delta_hbv: the gradient of flux ", row, " must be a [T, E] tensor of the forcing's dtype");
+      at::Tensor gc = g.contiguous();
+      if (!any_nonzero(gc.data_ptr<S>(), plane)) continue;
+      gflux_c.push_back(gc);
+      grad_slot[n_grad++] = k;
+    }
+    if (n_grad == 1) {
+      gfl = gflux_c[0].data_ptr<S>();  // [T, E] is already [T, E, 1]
+    } else if (n_grad > 1) {
+      // [K][T, E] -> [T, E, K]: a block's flux gradients of one step become one contiguous
       // run instead of K rows a whole [T, E] plane apart (a TLB and cache miss each).
-      gflux_tek = pooled_empty({pb.T, pb.E, grad_fluxes.size(0)}, forcing.options());
-      gflux_tek.copy_(grad_fluxes.permute({1, 2, 0}));
+      gflux_tek = pooled_empty({pb.T, pb.E, n_grad}, forcing.options());
+      for (int64_t r = 0; r < n_grad; ++r) gflux_tek.select(2, r).copy_(gflux_c[r]);
       gfl = gflux_tek.data_ptr<S>();
     }
     const S* gfin = nullptr;
@@ -684,7 +727,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, at::Tensor> hbv_backward(
     const S* tr = traj.data_ptr<S>();
     with_variant(var, [&]<bool B, bool C, bool L>() {
       at::parallel_for(0, pb.E, grain(nmul), [&](int64_t e0, int64_t e1) {
-        backward_range<S, B, C, L>(pb, tr, gfl, gfin, gfo, gp, gin, e0, e1);
+        backward_range<S, B, C, L>(pb, tr, gfl, grad_slot, n_grad, gfin, gfo, gp, gin, e0, e1);
       });
     });
   });
@@ -704,7 +747,7 @@ TORCH_LIBRARY(delta_hbv, m) {
       "forward(Tensor forcing, Tensor[] params, Tensor states, int nmul, bool record, bool save)"
       " -> (Tensor, Tensor, Tensor)");
   m.def(
-      "backward(Tensor forcing, Tensor[] params, Tensor trajectory, Tensor grad_fluxes, Tensor grad_states,"
+      "backward(Tensor forcing, Tensor[] params, Tensor trajectory, Tensor[] grad_fluxes, Tensor grad_states,"
       " int nmul, int[] needs) -> (Tensor, Tensor[], Tensor)");
   m.def("empty_cache() -> ()", &hbv_empty_cache);
   m.def("pool_stats() -> int[]", &hbv_pool_stats);

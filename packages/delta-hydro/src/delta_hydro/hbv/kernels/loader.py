@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 
 SOURCE_DIR = Path(__file__).resolve().parent
-SOURCES: tuple[str, ...] = ("hbv_cpu.cpp",)
+SOURCES: tuple[str, ...] = ("hbv_cpu.cpp", "route_cpu.cpp")
 """Translation units compiled into the library."""
 HEADERS: tuple[str, ...] = ("hbv_step.h", "hbv_math.h")
 """Headers they include (part of the build key, so that editing one rebuilds)."""
