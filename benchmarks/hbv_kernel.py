@@ -1,6 +1,6 @@
 """Benchmark of the compiled HBV backend (``cpp``) against the reference backend.
 
-Times HBV (variant 1.1p, nmul 16, BETA/K0/BETAET dynamic, float32; the setup of
+Times HBV (by default variant 1.1p, nmul 16, BETA/K0/BETAET dynamic, float32; the setup of
 ``benchmarks/hbv_reference.py``, same synthetic inputs) with both backends at
 100 basins × 365 days and 531 basins × 730 days, with one torch thread and with all
 of them, at two levels:
@@ -34,6 +34,7 @@ Usage::
     .venv/bin/python benchmarks/hbv_kernel.py             # both sizes, 1 and all threads
     .venv/bin/python benchmarks/hbv_kernel.py --quick     # 100 × 365, 1 thread, no memory
     .venv/bin/python benchmarks/hbv_kernel.py --no-memory
+    .venv/bin/python benchmarks/hbv_kernel.py --variant 1.0 --dynamic ''   # static δHBV 1.0
 
 Machines shared with other jobs give noisy figures; the header prints the load
 average so that a disturbed run can be recognised.
@@ -58,15 +59,20 @@ from delta_hydro.hbv.config import HBVConfig
 from delta_hydro.hbv.model import HBV
 from hbv_reference import NMUL, make_inputs
 
-DYNAMIC = ("BETA", "K0", "BETAET")
+# The model set-up; --variant/--dynamic change it (passed to the memory child processes
+# through these environment variables).
+VARIANT = os.environ.get("DELTA_BENCH_VARIANT", "1.1p")
+DYNAMIC: tuple[str, ...] = tuple(
+    name for name in os.environ.get("DELTA_BENCH_DYNAMIC", "BETA,K0,BETAET").split(",") if name
+)
 SIZES = ((100, 365), (531, 730))
 BACKENDS = ("reference", "cpp")
 PASSES = ("forward", "fwd+bwd")
 
 
 def build_model(backend: str) -> HBV:
-    """HBV 1.1p, nmul 16, BETA/K0/BETAET dynamic, on ``backend``."""
-    return HBV(HBVConfig(variant="1.1p", nmul=NMUL, dynamic=DYNAMIC, backend=backend))
+    """HBV ``VARIANT`` (1.1p by default), nmul 16, ``DYNAMIC`` parameters dynamic, on ``backend``."""
+    return HBV(HBVConfig(variant=VARIANT, nmul=NMUL, dynamic=DYNAMIC, backend=backend))
 
 
 def run_pass(model: HBV, forcing: torch.Tensor, params: dict[str, torch.Tensor], which: str) -> None:
@@ -118,7 +124,13 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
 
 
 def check_agreement(n_basin: int, n_time: int) -> str:
-    """Streamflow and gradients of both backends agree (float32 rounding); returns a summary."""
+    """Streamflow and gradients of both backends agree (float32 rounding); returns a summary.
+
+    The gradients of the routing parameters are compared with a looser bound: in float32
+    they are ill-conditioned whatever the implementation (the softmax of the unit
+    hydrograph subtracts nearly equal weight gradients), and both backends differ from
+    the float64 gradient by about 1e-3 of its largest value.
+    """
     ref, cpp = build_model("reference"), build_model("cpp")
     forcing, params = make_inputs(ref, n_basin, n_time)
     results = []
@@ -126,17 +138,22 @@ def check_agreement(n_basin: int, n_time: int) -> str:
         leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
         q = model(forcing, leaves).fluxes["streamflow"]
         grads = torch.autograd.grad(q.mean(), list(leaves.values()))
-        results.append((q.detach(), grads))
+        results.append((q.detach(), dict(zip(leaves, grads, strict=True))))
     (q_ref, g_ref), (q_cpp, g_cpp) = results
     torch.testing.assert_close(q_cpp, q_ref, rtol=1e-4, atol=1e-5)
-    worst = 0.0
-    for a, b in zip(g_ref, g_cpp, strict=True):
+    worst = {"physics": 0.0, "routing": 0.0}
+    for name, a in g_ref.items():
         scale = float(a.abs().max()) + 1e-30
-        worst = max(worst, float((a - b).abs().max()) / scale)
-    if worst > 1e-3:
-        raise AssertionError(f"gradients differ: max |cpp - reference| / max |reference| = {worst:.2e}")
+        group = "routing" if name.startswith("route_") else "physics"
+        worst[group] = max(worst[group], float((a - g_cpp[name]).abs().max()) / scale)
+    for group, bound in (("physics", 1e-4), ("routing", 5e-3)):
+        if worst[group] > bound:
+            raise AssertionError(
+                f"{group} gradients differ: max |cpp - reference| / max |reference| = {worst[group]:.2e} > {bound:g}"
+            )
     q_err = float(((q_cpp - q_ref).abs() / (q_ref.abs() + 1e-5)).max())
-    return f"streamflow max rel diff {q_err:.1e}, gradients max diff / scale {worst:.1e}"
+    return (f"streamflow max rel diff {q_err:.1e}, gradients max diff / scale: physical parameters "
+            f"{worst['physics']:.1e}, routing parameters {worst['routing']:.1e}")
 
 
 def _rss_mib() -> float:
@@ -192,11 +209,15 @@ def peak_memory(level: str, backend: str, n_basin: int, n_time: int, which: str,
 
 
 def main() -> None:
+    global VARIANT, DYNAMIC
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100 × 365 only, 1 thread, no memory")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per figure (median)")
     parser.add_argument("--ref-repeats", type=int, default=3, help="timed runs of the reference at 531 × 730")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    parser.add_argument("--variant", default=VARIANT, help="HBV variant (default %(default)s)")
+    parser.add_argument("--dynamic", default=",".join(DYNAMIC),
+                        help="comma-separated dynamic parameters, '' for none (default %(default)s)")
     parser.add_argument("--memory-child", nargs=6, metavar=("LEVEL", "BACKEND", "B", "T", "PASS", "THREADS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -205,6 +226,8 @@ def main() -> None:
         memory_child(level, backend, int(n_basin), int(n_time), which, int(threads))
         return
 
+    VARIANT, DYNAMIC = args.variant, tuple(name for name in args.dynamic.split(",") if name)
+    os.environ["DELTA_BENCH_VARIANT"], os.environ["DELTA_BENCH_DYNAMIC"] = VARIANT, ",".join(DYNAMIC)
     all_threads = torch.get_num_threads()
     thread_counts = (1,) if args.quick else tuple(sorted({1, all_threads}))
     sizes = SIZES[:1] if args.quick else SIZES
@@ -217,7 +240,7 @@ def main() -> None:
         raise SystemExit("the compiled backend did not load (see the warning above); nothing to compare")
     print(f"cpp kernel ready in {time.perf_counter() - t0:.1f} s ({build_directory()})")
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    print(f"torch {torch.__version__}, float32, HBV 1.1p, nmul {NMUL}, dynamic {', '.join(DYNAMIC)}; "
+    print(f"torch {torch.__version__}, float32, HBV {VARIANT}, nmul {NMUL}, dynamic {', '.join(DYNAMIC) or 'none'}; "
           f"median of {args.repeats} runs ({args.ref_repeats} for the reference at 531 x 730); "
           f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     for n_basin, n_time in sizes:
