@@ -31,7 +31,7 @@ BOUNDS = {
 def test_defaults() -> None:
     cfg = HBVConfig()
     assert (cfg.variant, cfg.nmul, cfg.dynamic, cfg.warmup_mode, cfg.route_length, cfg.backend) == (
-        "1.0", 16, (), "spinup_no_grad", 15, "reference"
+        "1.0", 16, (), "spinup_no_grad", 15, "auto"
     )
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         cfg.nmul = 4  # type: ignore[misc]

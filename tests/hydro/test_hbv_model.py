@@ -18,6 +18,9 @@ T, B, NMUL = 60, 3, 2
 
 
 def _model(variant: str = "1.1p", **kwargs: object) -> HBV:
+    # These tests are about the model and its reference loop (graph structure, exact
+    # equality); the compiled backend has its own tests (test_hbv_kernel.py).
+    kwargs.setdefault("backend", "reference")
     return HBV(HBVConfig(variant=variant, nmul=NMUL, **kwargs))  # type: ignore[arg-type]
 
 

@@ -98,7 +98,7 @@ class HBVConfig:
         (as in the model description of issue 3). Default 15.
     backend
         Name of the time-loop implementation (:mod:`delta_hydro.hbv.backends`):
-        ``"reference"`` (default), the plain PyTorch loop of
+        ``"auto"`` (default, see below); ``"reference"``, the plain PyTorch loop of
         :mod:`delta_hydro.hbv.reference`; ``"cpp"``, the fused C++ loop with a
         hand-written adjoint (:mod:`delta_hydro.hbv.kernels`; compiled on first use,
         falls back to ``"reference"`` with one warning where it cannot be built);
@@ -112,4 +112,4 @@ class HBVConfig:
     dynamic: tuple[str, ...] = attrs.field(default=(), converter=_names, validator=_dynamic_of_variant)
     warmup_mode: str = attrs.field(default="spinup_no_grad", validator=one_of(WARMUP_MODES))
     route_length: int = attrs.field(default=15, validator=[_integer, positive])
-    backend: str = attrs.field(default="reference", validator=_known_backend)
+    backend: str = attrs.field(default="auto", validator=_known_backend)
