@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -57,7 +56,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from delta_hydro.hbv.config import HBVConfig
 from delta_hydro.hbv.model import HBV
-from hbv_reference import NMUL, make_inputs
+from hbv_reference import NMUL, make_inputs, median_time
 
 # The model set-up; --variant/--dynamic change it (passed to the memory child processes
 # through these environment variables).
@@ -110,17 +109,6 @@ LEVELS: dict[str, Callable[[HBV, torch.Tensor, dict[str, torch.Tensor], str], No
     "model": run_pass,
     "loop": run_loop_pass,
 }
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def check_agreement(n_basin: int, n_time: int) -> str:

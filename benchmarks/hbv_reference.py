@@ -112,6 +112,7 @@ def naive_streamflow(forcing: torch.Tensor, params: dict[str, torch.Tensor]) -> 
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall time (s) of ``repeats`` calls after one warm-up call (shared by the HBV benchmarks)."""
     fn()  # warm-up
     times = []
     for _ in range(repeats):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 from collections.abc import Callable
 
@@ -33,19 +32,9 @@ import torch
 from delta_hydro.hbv.kernels import build_directory, is_available
 from delta_hydro.hbv.kernels.routing import compiled_route
 from delta_hydro.hbv.routing import gamma_unit_hydrograph, route
+from hbv_reference import median_time  # the script's folder is on sys.path
 
 Route = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time (s) of ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def make_inputs(n: int, n_time: int, n_entity: int, n_lag: int, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
