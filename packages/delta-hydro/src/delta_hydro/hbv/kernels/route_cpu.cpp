@@ -27,9 +27,9 @@
 //     kSteps accumulators live in registers.
 //   * dLoss/dw (one value is a sum over steps): kLagBlock lags at once, so that each
 //     gradient row is loaded once per kLagBlock multiply-adds, accumulators in
-//     registers; their sum over a time tile is then added to the running total (a
-//     two-level sum: float32 rounding error about that of torch's own reductions
-//     rather than growing with n T).
+//     registers; their sum over a time tile is then added to the running total, all
+//     in double (see weight_grad_block: the routing parameters' gradients are
+//     ill-conditioned in float32).
 // For cache and TLB locality the work is done tile by tile: kTile steps of a group of
 // up to kGroupChunks chunks (about 1 KiB of each row), so that the rows a tile reads
 // (the tile and the L - 1 rows around it) stay in L1/L2 while every chunk of the
@@ -172,30 +172,72 @@ void lag_sum_tile(const S* w, const S* in, S* out, const Dims& d, int64_t e0, in
 
 // ---- dLoss/dw: total[k] += sum_{t in [t0, t1), t >= k} g[t] x[t - k]
 
-// Lags [k0, k0 + KB) of one full chunk; total is the chunk's [lags, lanes] buffer.
+// The weight gradients are accumulated in double, also for float32 series: the unit
+// hydrograph's softmax then subtracts nearly equal weight gradients from each other, so
+// their rounding errors reach the gradients of route_a/route_b amplified a thousandfold
+// (float32 sums gave about 1e-3 relative error there). A product of two floats is exact
+// in double, so the only rounding left is the double sum's.
+
+// A chunk's lanes in double: one vector for float64, two (low and high half) for float32.
+template <typename S>
+struct Wide {
+  static constexpr int kParts = sizeof(S) == 4 ? 2 : 1;
+  Vec<double> part[kParts];
+};
+
+template <typename S>
+inline Wide<S> widen(const Vec<S>& v) {
+  Wide<S> out;
+  if constexpr (sizeof(S) == 4) {
+    typedef float Half __attribute__((vector_size(kVectorBytes / 2)));
+    Half lo, hi;
+    std::memcpy(&lo, &v, sizeof(lo));
+    std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof(lo), sizeof(hi));
+    out.part[0] = __builtin_convertvector(lo, Vec<double>);
+    out.part[1] = __builtin_convertvector(hi, Vec<double>);
+  } else {
+    out.part[0] = v;
+  }
+  return out;
+}
+
+// acc += a * b lane by lane, in double.
+template <typename S>
+inline void add_product(Wide<S>& acc, const Wide<S>& a, const Wide<S>& b) {
+  for (int p = 0; p < Wide<S>::kParts; ++p) acc.part[p] += a.part[p] * b.part[p];
+}
+
+// Lags [k0, k0 + KB) of one full chunk; total is the chunk's [lags, lanes] double buffer.
 template <int64_t KB, typename S>
-void weight_grad_block(const S* g, const S* x, S* total, int64_t E, int64_t k0, int64_t t0, int64_t t1) {
-  Vec<S> acc[KB];
-  for (int64_t i = 0; i < KB; ++i) acc[i] = Vec<S>{};
+void weight_grad_block(const S* g, const S* x, double* total, int64_t E, int64_t k0, int64_t t0, int64_t t1) {
+  Wide<S> acc[KB];
+  for (int64_t i = 0; i < KB; ++i)
+    for (int p = 0; p < Wide<S>::kParts; ++p) acc[i].part[p] = Vec<double>{};
   int64_t t = std::max(t0, k0);
   // The first steps reach back before the window for the block's larger lags.
   for (; t < t1 && t < k0 + KB - 1; ++t) {
-    const Vec<S> gt = load(g + t * E);
+    const Wide<S> gt = widen<S>(load(g + t * E));
     for (int64_t i = 0; i < KB; ++i)
-      if (t >= k0 + i) acc[i] += gt * load(x + (t - k0 - i) * E);
+      if (t >= k0 + i) add_product(acc[i], gt, widen<S>(load(x + (t - k0 - i) * E)));
   }
   for (; t < t1; ++t) {
-    const Vec<S> gt = load(g + t * E);
+    const Wide<S> gt = widen<S>(load(g + t * E));
     const S* xt = x + (t - k0) * E;
-    for (int64_t i = 0; i < KB; ++i) acc[i] += gt * load(xt - i * E);
+    for (int64_t i = 0; i < KB; ++i) add_product(acc[i], gt, widen<S>(load(xt - i * E)));
   }
-  for (int64_t i = 0; i < KB; ++i) store(total + (k0 + i) * kLanes<S>, load(total + (k0 + i) * kLanes<S>) + acc[i]);
+  constexpr int64_t kDoubleLanes = kLanes<double>;
+  for (int64_t i = 0; i < KB; ++i)
+    for (int p = 0; p < Wide<S>::kParts; ++p) {
+      double* dst = total + (k0 + i) * kLanes<S> + p * kDoubleLanes;
+      store(dst, load(dst) + acc[i].part[p]);
+    }
 }
 
 // Calls weight_grad_block<kb> for a run-time kb in 1 .. kLagBlock (the accumulators
 // stay in registers only when their number is a constant).
 template <int64_t KB = kLagBlock, typename S>
-void weight_grad_lags(int64_t kb, const S* g, const S* x, S* total, int64_t E, int64_t k0, int64_t t0, int64_t t1) {
+void weight_grad_lags(int64_t kb, const S* g, const S* x, double* total, int64_t E, int64_t k0, int64_t t0,
+                      int64_t t1) {
   if constexpr (KB >= 1) {
     if (kb == KB)
       weight_grad_block<KB>(g, x, total, E, k0, t0, t1);
@@ -207,14 +249,15 @@ void weight_grad_lags(int64_t kb, const S* g, const S* x, S* total, int64_t E, i
 // All lags of the chunk at lane offset e0 over steps [t0, t1) of one series (g and x
 // point at its first row). Same order of sums for a partial chunk.
 template <typename S>
-void weight_grad_tile(const S* g, const S* x, S* total, const Dims& d, int64_t e0, int64_t width, int64_t t0,
+void weight_grad_tile(const S* g, const S* x, double* total, const Dims& d, int64_t e0, int64_t width, int64_t t0,
                       int64_t t1) {
   const int64_t E = d.E;
   if (width < kLanes<S>) {
     for (int64_t k = 0; k < d.lags; ++k)
       for (int64_t j = 0; j < width; ++j) {
-        S acc = S(0);
-        for (int64_t t = std::max(t0, k); t < t1; ++t) acc += g[t * E + e0 + j] * x[(t - k) * E + e0 + j];
+        double acc = 0.0;
+        for (int64_t t = std::max(t0, k); t < t1; ++t)
+          acc += static_cast<double>(g[t * E + e0 + j]) * static_cast<double>(x[(t - k) * E + e0 + j]);
         total[k * kLanes<S> + j] += acc;
       }
     return;
@@ -247,8 +290,8 @@ void forward_chunks(const S* x, const S* w, S* y, const Dims& d, int64_t c0, int
 template <typename S>
 void backward_chunks(const S* g, const S* x, const S* w, S* gx, S* gw, const Dims& d, int64_t c0, int64_t c1) {
   constexpr int64_t W = kLanes<S>;
-  // Running totals of dLoss/dw of the group's chunks, [chunk, lag, lane].
-  std::vector<S> totals(gw != nullptr ? kGroupChunks * d.lags * W : 0);
+  // Running totals of dLoss/dw of the group's chunks, [chunk, lag, lane], in double.
+  std::vector<double> totals(gw != nullptr ? kGroupChunks * d.lags * W : 0);
   for (int64_t g0 = c0; g0 < c1; g0 += kGroupChunks) {
     const int64_t g1 = std::min(c1, g0 + kGroupChunks);
     std::fill(totals.begin(), totals.end(), S(0));
@@ -266,8 +309,11 @@ void backward_chunks(const S* g, const S* x, const S* w, S* gx, S* gw, const Dim
     }
     if (gw != nullptr)
       for (int64_t c = g0; c < g1; ++c)
-        for (int64_t k = 0; k < d.lags; ++k)
-          std::copy_n(totals.data() + ((c - g0) * d.lags + k) * W, std::min(W, d.E - c * W), gw + k * d.E + c * W);
+        for (int64_t k = 0; k < d.lags; ++k) {
+          const double* src = totals.data() + ((c - g0) * d.lags + k) * W;
+          S* dst = gw + k * d.E + c * W;
+          for (int64_t j = 0; j < std::min(W, d.E - c * W); ++j) dst[j] = static_cast<S>(src[j]);
+        }
   }
 }
 
