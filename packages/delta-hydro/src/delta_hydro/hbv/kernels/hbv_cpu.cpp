@@ -196,6 +196,17 @@ struct StepParams {
     for (int k = 0; k < N_PARAMS; ++k)
       q[k] = pb.p[k].base != nullptr ? pb.p[k].base + t * pb.p[k].stride + i0 : nullptr;
   }
+
+  // The parameters of element j; absent processes get their neutral values (ET
+  // exponent 1, no capillary rise, no leakage).
+  template <bool BETAET, bool CAP, bool LEAK>
+  void load(int64_t j, S* p) const {
+#pragma GCC unroll 16
+    for (int k = 0; k < P_BETAET; ++k) p[k] = q[k][j];
+    p[P_BETAET] = BETAET ? q[P_BETAET][j] : S(1);
+    p[P_C] = CAP ? q[P_C][j] : S(0);
+    p[P_LF] = LEAK ? q[P_LF][j] : S(0);
+  }
 };
 
 // Software prefetch of [ptr, ptr + count) (read, or write when WRITE).
@@ -346,21 +357,6 @@ void forward_range(const Problem<S>& pb, const S* init, S* fluxes, S* final_stat
       }
       broadcast_forcing(pb, t, eb, nb, frc, cap);
       const StepParams<S> sp(pb, t, i0);
-      const S* __restrict q_beta = sp.q[P_BETA];
-      const S* __restrict q_fc = sp.q[P_FC];
-      const S* __restrict q_k0 = sp.q[P_K0];
-      const S* __restrict q_k1 = sp.q[P_K1];
-      const S* __restrict q_k2 = sp.q[P_K2];
-      const S* __restrict q_lp = sp.q[P_LP];
-      const S* __restrict q_perc = sp.q[P_PERC];
-      const S* __restrict q_uzl = sp.q[P_UZL];
-      const S* __restrict q_tt = sp.q[P_TT];
-      const S* __restrict q_cfmax = sp.q[P_CFMAX];
-      const S* __restrict q_cfr = sp.q[P_CFR];
-      const S* __restrict q_cwh = sp.q[P_CWH];
-      const S* __restrict q_betaet = sp.q[P_BETAET];
-      const S* __restrict q_c = sp.q[P_C];
-      const S* __restrict q_lf = sp.q[P_LF];
       S* const tr = SAVE ? traj + t * R * N + i0 : nullptr;
       if constexpr (SAVE) {
         for (int k = 0; k < N_STATES; ++k) stream_copy(tr + k * N, st + k * cap, n);
@@ -368,11 +364,8 @@ void forward_range(const Problem<S>& pb, const S* init, S* fluxes, S* final_stat
 
 #pragma GCC ivdep
       for (int64_t j = 0; j < n; ++j) {
-        S p[N_PARAMS] = {q_beta[j], q_fc[j],  q_k0[j], q_k1[j],    q_k2[j],  q_lp[j], q_perc[j], q_uzl[j],
-                         q_tt[j],   q_cfmax[j], q_cfr[j], q_cwh[j], S(1),     S(0),    S(0)};
-        if constexpr (BETAET) p[P_BETAET] = q_betaet[j];
-        if constexpr (CAP) p[P_C] = q_c[j];
-        if constexpr (LEAK) p[P_LF] = q_lf[j];
+        S p[N_PARAMS];
+        sp.template load<BETAET, CAP, LEAK>(j, p);
         S s[N_STATES], f[N_FLUXES];
 #pragma GCC unroll 16
         for (int k = 0; k < N_STATES; ++k) s[k] = st[k * cap + j];
@@ -461,30 +454,12 @@ void backward_range(const Problem<S>& pb, const S* traj, const S* gflux, const i
       for (int64_t r = 0; r < K; ++r)
         broadcast_basins(gflux + (t * E + eb) * K + r, K, nb, M, inv_m, gfe + grad_slot[r] * cap);
       const StepParams<S> sp(pb, t, i0);
-      const S* __restrict q_beta = sp.q[P_BETA];
-      const S* __restrict q_fc = sp.q[P_FC];
-      const S* __restrict q_k0 = sp.q[P_K0];
-      const S* __restrict q_k1 = sp.q[P_K1];
-      const S* __restrict q_k2 = sp.q[P_K2];
-      const S* __restrict q_lp = sp.q[P_LP];
-      const S* __restrict q_perc = sp.q[P_PERC];
-      const S* __restrict q_uzl = sp.q[P_UZL];
-      const S* __restrict q_tt = sp.q[P_TT];
-      const S* __restrict q_cfmax = sp.q[P_CFMAX];
-      const S* __restrict q_cfr = sp.q[P_CFR];
-      const S* __restrict q_cwh = sp.q[P_CWH];
-      const S* __restrict q_betaet = sp.q[P_BETAET];
-      const S* __restrict q_c = sp.q[P_C];
-      const S* __restrict q_lf = sp.q[P_LF];
       const S* __restrict tr = traj + t * R * N + i0;
 
 #pragma GCC ivdep
       for (int64_t j = 0; j < n; ++j) {
-        S p[N_PARAMS] = {q_beta[j], q_fc[j],  q_k0[j], q_k1[j],    q_k2[j],  q_lp[j], q_perc[j], q_uzl[j],
-                         q_tt[j],   q_cfmax[j], q_cfr[j], q_cwh[j], S(1),     S(0),    S(0)};
-        if constexpr (BETAET) p[P_BETAET] = q_betaet[j];
-        if constexpr (CAP) p[P_C] = q_c[j];
-        if constexpr (LEAK) p[P_LF] = q_lf[j];
+        S p[N_PARAMS];
+        sp.template load<BETAET, CAP, LEAK>(j, p);
         S s[N_STATES], s_end[N_STATES], l[N_STATES], gf[N_FLUXES], g[N_PARAMS], gfo[3];
 #pragma GCC unroll 16
         for (int k = 0; k < N_STATES; ++k) s[k] = tr[k * N + j];
