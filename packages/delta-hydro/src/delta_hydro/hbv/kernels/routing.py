@@ -105,9 +105,8 @@ def compiled_route(series: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     if not supports(series, weights) or not LOADER.load():
         return routing.route(series, weights)
     single = series.ndim == 2
-    x = series.unsqueeze(0) if single else series
-    x = x if x.is_contiguous() else x.contiguous()
-    w = weights if weights.is_contiguous() else weights.contiguous()
+    x = (series.unsqueeze(0) if single else series).contiguous()  # no copy when already contiguous
+    w = weights.contiguous()
     if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad):
         y = _Route.apply(x, w)
     else:
