@@ -53,6 +53,13 @@ namespace {
 // block's working set (storages, parameters, fluxes, adjoints) in L1/L2.
 constexpr int64_t kBlock = 256;
 
+#ifndef HBV_INTERLEAVE_FWD
+#define HBV_INTERLEAVE_FWD 2
+#endif
+#ifndef HBV_INTERLEAVE_BWD
+#define HBV_INTERLEAVE_BWD 1
+#endif
+
 // Steps ahead (forward) or behind (backward) whose data is prefetched, and the
 // prefetch locality hint (0: non-temporal; 1 to 3 were no faster here).
 constexpr int64_t kPrefetchSteps = 2;
@@ -199,15 +206,40 @@ struct StepParams {
 
   // The parameters of element j; absent processes get their neutral values (ET
   // exponent 1, no capillary rise, no leakage).
-  template <bool BETAET, bool CAP, bool LEAK>
-  void load(int64_t j, S* p) const {
+  template <bool BETAET, bool CAP, bool LEAK, typename L>
+  HBV_HD void load(int64_t j, L* p) const {
 #pragma GCC unroll 16
-    for (int k = 0; k < P_BETAET; ++k) p[k] = q[k][j];
-    p[P_BETAET] = BETAET ? q[P_BETAET][j] : S(1);
-    p[P_C] = CAP ? q[P_C][j] : S(0);
-    p[P_LF] = LEAK ? q[P_LF][j] : S(0);
+    for (int k = 0; k < P_BETAET; ++k) p[k] = delta_hbv::load<L>(q[k] + j);
+    p[P_BETAET] = BETAET ? delta_hbv::load<L>(q[P_BETAET] + j) : L(1);
+    p[P_C] = CAP ? delta_hbv::load<L>(q[P_C] + j) : L(0);
+    p[P_LF] = LEAK ? delta_hbv::load<L>(q[P_LF] + j) : L(0);
   }
 };
+
+// Whether flux slot k exists in this variant (capillary rise and leakage are optional).
+template <bool CAP, bool LEAK>
+constexpr bool flux_present(int k) {
+  return (k != F_CAPILLARY || CAP) && (k != F_LEAKAGE || LEAK);
+}
+
+// Native vectors interleaved per iteration of the forward and backward step loops (see
+// hbv_simd.h).
+constexpr int kInterleaveForward = HBV_INTERLEAVE_FWD;
+constexpr int kInterleaveBackward = HBV_INTERLEAVE_BWD;
+
+// Calls step.template operator()<L>(j) over [0, n) in lane groups: Vec<S, K>
+// while whole ones fit, then single vectors, then scalars (the compiler may vectorize
+// that last loop; with nmul a multiple of the vector width it has no iterations).
+template <typename S, int K, typename Step>
+inline void for_each_lane_group(int64_t n, Step& step) {
+  using Wide = Vec<S, K>;
+  using One = Vec<S, 1>;
+  int64_t j = 0;
+  for (; j + Wide::kSize <= n; j += Wide::kSize) step.template operator()<Wide>(j);
+  for (; j + One::kSize <= n; j += One::kSize) step.template operator()<One>(j);
+#pragma GCC ivdep
+  for (; j < n; ++j) step.template operator()<S>(j);
+}
 
 // Software prefetch of [ptr, ptr + count) (read, or write when WRITE).
 template <bool WRITE = false, typename S>
@@ -324,6 +356,26 @@ void broadcast_forcing(const Problem<S>& pb, int64_t t, int64_t eb, int64_t nb, 
   for (int c = 0; c < 3; ++c) broadcast_basins(f_t + c, 3, nb, pb.M, S(1), frc + c * cap);
 }
 
+// forward_step's output sink in the forward loop: fluxes (RECORD) to the block's flux
+// rows, powers and logs (SAVE) to the block's power rows (row stride cap), at the
+// lanes' offset already applied to both pointers.
+template <typename L, bool RECORD, bool SAVE>
+struct Recorder {
+  using S = element_t<L>;
+  S* fl;
+  S* pw;
+  int64_t cap;
+  HBV_HD void flux(Flux k, const L& v) {
+    if constexpr (RECORD) store(fl + k * cap, v);
+  }
+  HBV_HD void power(int which, const L& value, const L& log) {
+    if constexpr (SAVE) {
+      store(pw + (2 * which) * cap, value);
+      store(pw + (2 * which + 1) * cap, log);
+    }
+  }
+};
+
 // Forward over basins [e_begin, e_end). SAVE: write the trajectory; RECORD: the fluxes
 // (component means, [K, T, E]).
 template <typename S, bool BETAET, bool CAP, bool LEAK, bool RECORD, bool SAVE>
@@ -362,30 +414,20 @@ void forward_range(const Problem<S>& pb, const S* init, S* fluxes, S* final_stat
         for (int k = 0; k < N_STATES; ++k) stream_copy(tr + k * N, st + k * cap, n);
       }
 
-#pragma GCC ivdep
-      for (int64_t j = 0; j < n; ++j) {
-        S p[N_PARAMS];
+      // Elements j .. j + lanes<L>() - 1 through one step.
+      auto step = [&]<typename L>(int64_t j) HBV_LAMBDA_INLINE {
+        L p[N_PARAMS];
         sp.template load<BETAET, CAP, LEAK>(j, p);
-        S s[N_STATES], f[N_FLUXES];
+        L s[N_STATES];
 #pragma GCC unroll 16
-        for (int k = 0; k < N_STATES; ++k) s[k] = st[k * cap + j];
-        StepWork<S> w;
-        forward_step<S, BETAET, CAP, LEAK, RECORD>(p, frc[j], frc[cap + j], frc[2 * cap + j], s, w, s, f);
+        for (int k = 0; k < N_STATES; ++k) s[k] = load<L>(st + k * cap + j);
+        StepWork<L> w;
+        forward_step<L, BETAET, CAP, LEAK>(p, load<L>(frc + j), load<L>(frc + cap + j), load<L>(frc + 2 * cap + j),
+                                           s, w, s, Recorder<L, RECORD, SAVE>{fl + j, pw + j, cap});
 #pragma GCC unroll 16
-        for (int k = 0; k < N_STATES; ++k) st[k * cap + j] = s[k];
-        if constexpr (SAVE) {
-          pw[(int(R_W0) - int(N_STATES)) * cap + j] = w.w0;
-          pw[(int(R_LX1) - int(N_STATES)) * cap + j] = w.lx1;
-          if constexpr (BETAET) {
-            pw[(int(R_R2) - int(N_STATES)) * cap + j] = w.r2;
-            pw[(int(R_LX2) - int(N_STATES)) * cap + j] = w.lx2;
-          }
-        }
-        if constexpr (RECORD) {
-#pragma GCC unroll 16
-          for (int k = 0; k < N_FLUXES; ++k) fl[k * cap + j] = f[k];
-        }
-      }
+        for (int k = 0; k < N_STATES; ++k) store(st + k * cap + j, s[k]);
+      };
+      for_each_lane_group<S, kInterleaveForward>(n, step);
 
       if constexpr (SAVE) {
         for (int r = N_STATES; r < R; ++r) stream_copy(tr + r * N, pw + (r - N_STATES) * cap, n);
@@ -456,36 +498,37 @@ void backward_range(const Problem<S>& pb, const S* traj, const S* gflux, const i
       const StepParams<S> sp(pb, t, i0);
       const S* __restrict tr = traj + t * R * N + i0;
 
-#pragma GCC ivdep
-      for (int64_t j = 0; j < n; ++j) {
-        S p[N_PARAMS];
+      // Elements j .. j + lanes<L>() - 1 back through one step.
+      auto step = [&]<typename L>(int64_t j) HBV_LAMBDA_INLINE {
+        L p[N_PARAMS];
         sp.template load<BETAET, CAP, LEAK>(j, p);
-        S s[N_STATES], s_end[N_STATES], l[N_STATES], gf[N_FLUXES], g[N_PARAMS], gfo[3];
+        L s[N_STATES], s_end[N_STATES], l[N_STATES], gf[N_FLUXES], g[N_PARAMS], gfo[3];
 #pragma GCC unroll 16
-        for (int k = 0; k < N_STATES; ++k) s[k] = tr[k * N + j];
-        StepWork<S> w;
-        w.w0 = tr[R_W0 * N + j];
-        w.lx1 = tr[R_LX1 * N + j];
+        for (int k = 0; k < N_STATES; ++k) s[k] = load<L>(tr + k * N + j);
+        StepWork<L> w;
+        w.w0 = load<L>(tr + R_W0 * N + j);
+        w.lx1 = load<L>(tr + R_LX1 * N + j);
         if constexpr (BETAET) {
-          w.r2 = tr[R_R2 * N + j];
-          w.lx2 = tr[R_LX2 * N + j];
+          w.r2 = load<L>(tr + R_R2 * N + j);
+          w.lx2 = load<L>(tr + R_LX2 * N + j);
         }
-        forward_step<S, BETAET, CAP, LEAK, false, true>(p, frc[j], frc[cap + j], frc[2 * cap + j], s, w, s_end,
-                                                        nullptr);
+        const L P = load<L>(frc + j), Tair = load<L>(frc + cap + j), PET = load<L>(frc + 2 * cap + j);
+        forward_step<L, BETAET, CAP, LEAK, true>(p, P, Tair, PET, s, w, s_end, NoOutput{});
 #pragma GCC unroll 16
-        for (int k = 0; k < N_FLUXES; ++k) gf[k] = gfe[k * cap + j];
+        for (int k = 0; k < N_FLUXES; ++k) gf[k] = flux_present<CAP, LEAK>(k) ? load<L>(gfe + k * cap + j) : L(0);
 #pragma GCC unroll 16
-        for (int k = 0; k < N_STATES; ++k) l[k] = lam[k * cap + j];
+        for (int k = 0; k < N_STATES; ++k) l[k] = load<L>(lam + k * cap + j);
 #pragma GCC unroll 16
-        for (int k = 0; k < N_PARAMS; ++k) g[k] = S(0);
-        adjoint_step<S, BETAET, CAP, LEAK>(p, frc[j], frc[cap + j], frc[2 * cap + j], s, w, gf, l, g, gfo);
+        for (int k = 0; k < N_PARAMS; ++k) g[k] = L(0);
+        adjoint_step<L, BETAET, CAP, LEAK>(p, P, Tair, PET, s, w, gf, l, g, gfo);
 #pragma GCC unroll 16
-        for (int k = 0; k < N_STATES; ++k) lam[k * cap + j] = l[k];
+        for (int k = 0; k < N_STATES; ++k) store(lam + k * cap + j, l[k]);
 #pragma GCC unroll 16
-        for (int k = 0; k < N_PARAMS; ++k) gstep[k * cap + j] = g[k];
+        for (int k = 0; k < N_PARAMS; ++k) store(gstep + k * cap + j, g[k]);
 #pragma GCC unroll 16
-        for (int c = 0; c < 3; ++c) gfrc[c * cap + j] = gfo[c];
-      }
+        for (int c = 0; c < 3; ++c) store(gfrc + c * cap + j, gfo[c]);
+      };
+      for_each_lane_group<S, kInterleaveBackward>(n, step);
 
       for (int k = 0; k < N_PARAMS; ++k) {
         if (!wanted[k]) continue;

@@ -32,13 +32,7 @@
 #include <limits>
 #include <type_traits>
 
-#ifndef HBV_HD
-#if defined(__CUDACC__) || defined(__HIPCC__)
-#define HBV_HD __host__ __device__ __forceinline__
-#else
-#define HBV_HD inline __attribute__((always_inline))
-#endif
-#endif
+#include "hbv_simd.h"
 
 namespace delta_hbv {
 
@@ -50,16 +44,10 @@ struct PowLog {
 
 #if !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__)
 
-template <typename To, typename From>
-HBV_HD To bit_cast(From from) {
-  static_assert(sizeof(To) == sizeof(From));
-  To to;
-  std::memcpy(&to, &from, sizeof to);
-  return to;
-}
-
-// a * b + c, fused where the target has FMA (more accurate, and one instruction).
+// a * b + c, fused where the target has FMA (more accurate, and one instruction); the
+// Vec overload is in hbv_simd.h.
 template <typename T>
+  requires std::is_arithmetic_v<T>
 HBV_HD T mul_add(T a, T b, T c) {
 #ifdef __FMA__
   if constexpr (std::is_same_v<T, float>) {
@@ -118,76 +106,140 @@ constexpr double kInvFactorial[16] = {
     1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0, 1.0 / 87178291200.0,
     1.0 / 1307674368000.0};
 
+// Bit-level views used by log_positive and exp_any, for scalars and Vecs alike.
+template <typename T>
+HBV_HD auto bits_of(T x) {  // the bits of x as unsigned integers
+  using Bits = typename Fmt<element_t<T>>::Bits;
+  if constexpr (std::is_arithmetic_v<T>) {
+    return bit_cast<Bits>(x);
+  } else {
+    return bits_as<Bits>(x);
+  }
+}
+
+template <typename T, typename U>
+HBV_HD T from_bits(U u) {  // the real number with bits u (signed or unsigned integers)
+  if constexpr (std::is_arithmetic_v<T>) {
+    return bit_cast<T>(static_cast<typename Fmt<T>::Bits>(u));
+  } else {
+    return bits_as<element_t<T>>(u);
+  }
+}
+
+template <typename U>
+HBV_HD auto as_signed(U u) {  // unsigned integers reinterpreted as signed
+  if constexpr (std::is_arithmetic_v<U>) {
+    return static_cast<std::make_signed_t<U>>(u);
+  } else {
+    return bits_as<std::make_signed_t<element_t<U>>>(u);
+  }
+}
+
+template <typename T, typename I>
+HBV_HD T to_real(I i) {  // integer to real, exactly for the small integers used here
+  if constexpr (std::is_arithmetic_v<T>) {
+    return static_cast<T>(i);
+  } else {
+    return convert<element_t<T>>(i);
+  }
+}
+
+template <typename T>
+HBV_HD auto to_int(T x) {  // real to integer, truncating (x holds integers here)
+  using Int = typename Fmt<element_t<T>>::Int;
+  if constexpr (std::is_arithmetic_v<T>) {
+    return static_cast<Int>(x);
+  } else {
+    return convert<Int>(x);
+  }
+}
+
+// sum_{i < N} c(i) x^i by Estrin's scheme (Estrin 1960; Knuth, TAOCP vol. 2, 4.6.4):
+// pairs c(2i) + c(2i+1) x, then pairs of those with x^2, and so on. Its chain of
+// dependent operations is about 2 log2(N) long instead of Horner's N - 1
+// multiply-adds; the step loop is latency-bound, so the few extra multiplications
+// cost nothing. c(i) returns the scalar coefficient.
+template <typename T, int N, typename C>
+HBV_HD T estrin(T x, C c) {
+  T a[N];
+#pragma GCC unroll 16
+  for (int i = 0; i < N; ++i) a[i] = T(c(i));
+  int n = N;
+  T xp = x;
+#pragma GCC unroll 8
+  for (int level = 0; level < 5 && n > 1; ++level) {
+#pragma GCC unroll 16
+    for (int i = 0; i < n / 2; ++i) a[i] = mul_add(a[2 * i + 1], xp, a[2 * i]);
+    if (n % 2) a[n / 2] = a[n - 1];
+    n = (n + 1) / 2;
+    xp = xp * xp;
+  }
+  return a[0];
+}
+
 // Natural log of a positive finite number (subnormals included).
 template <typename T>
 HBV_HD T log_positive(T x) {
-  using F = Fmt<T>;
-  using Bits = typename F::Bits;
-  using Int = typename F::Int;
-  const bool tiny = x < F::kTiny;
-  x = tiny ? x * F::kTinyScale : x;
+  using E = element_t<T>;
+  using F = Fmt<E>;
+  const auto tiny = x < F::kTiny;
+  x = select(tiny, x * F::kTinyScale, x);
   // x = 2^k z with z in [sqrt(1/2), sqrt(2)) (the offset trick of musl's log).
-  const Bits ix = bit_cast<Bits>(x);
-  const Bits tmp = ix - F::kSqrtHalf;
-  const Int k = static_cast<Int>(tmp) >> F::kMantissa;
-  const T z = bit_cast<T>(static_cast<Bits>(ix - (tmp & F::kExponentMask)));
-  const T kd = static_cast<T>(k) - (tiny ? F::kTinyLog2 : T(0));
+  const auto ix = bits_of(x);
+  const auto tmp = ix - F::kSqrtHalf;
+  const auto k = as_signed(tmp) >> F::kMantissa;
+  const T z = from_bits<T>(ix - (tmp & F::kExponentMask));
+  const T kd = to_real<T>(k) - select(tiny, T(F::kTinyLog2), T(0));
   // log z = log(1 + f) = 2 atanh(s) = f - s f + s R, R = 2 s^2/3 + 2 s^4/5 + ...;
   // evaluated as f - (f^2/2 - s (f^2/2 + R)) so that the exact f dominates (fdlibm's
   // arrangement; below one ulp).
-  const T f = z - T(1);
-  const T s = f / (T(2) + f);
+  const T f = z - E(1);
+  const T s = f / (E(2) + f);
   const T s2 = s * s;
-  T poly = T(2) / T(2 * F::kLogTerms - 1);
-#pragma GCC unroll 16
-  for (int i = F::kLogTerms - 2; i >= 1; --i) poly = mul_add(poly, s2, T(2) / T(2 * i + 1));
-  const T big_r = s2 * poly;
-  const T hfsq = T(0.5) * f * f;
+  const T big_r = s2 * estrin<T, F::kLogTerms - 1>(s2, [](int i) { return E(2) / E(2 * i + 3); });
+  const T hfsq = E(0.5) * f * f;
   const T lz = f - (hfsq - s * (hfsq + big_r));
-  return mul_add(kd, F::kLn2Hi, mul_add(kd, F::kLn2Lo, lz));
+  return mul_add(kd, T(F::kLn2Hi), mul_add(kd, T(F::kLn2Lo), lz));
 }
 
 // exp(y) for any y (inf or 0 beyond the range; NaN propagates).
 template <typename T>
 HBV_HD T exp_any(T y) {
-  using F = Fmt<T>;
-  using Bits = typename F::Bits;
-  using Int = typename F::Int;
-  const T yc = y > F::kExpClampHi ? F::kExpClampHi : (y < F::kExpClampLo ? F::kExpClampLo : y);
+  using E = element_t<T>;
+  using F = Fmt<E>;
+  const T yc = select(y > F::kExpClampHi, T(F::kExpClampHi), select(y < F::kExpClampLo, T(F::kExpClampLo), y));
   const T jd = (yc * F::kInvLn2 + F::kRoundShift) - F::kRoundShift;  // round to nearest
-  const T r = mul_add(-jd, F::kLn2Lo, mul_add(-jd, F::kLn2Hi, yc));
-  // Horner form of sum_{i < kExpTerms} r^i / i!
-  T poly = T(kInvFactorial[F::kExpTerms - 1]);
-#pragma GCC unroll 16
-  for (int i = F::kExpTerms - 2; i >= 0; --i) poly = mul_add(poly, r, T(kInvFactorial[i]));
+  const T r = mul_add(-jd, T(F::kLn2Lo), mul_add(-jd, T(F::kLn2Hi), yc));
+  const T poly = estrin<T, F::kExpTerms>(r, [](int i) { return E(kInvFactorial[i]); });
   // 2^j in two factors so that subnormal results and j = max exponent + 1 stay representable.
-  const Int j = static_cast<Int>(jd);
-  const Int j1 = j >> 1;
-  const Int j2 = j - j1;
-  const T scale1 = bit_cast<T>(static_cast<Bits>(j1 + F::kBias) << F::kMantissa);
-  const T scale2 = bit_cast<T>(static_cast<Bits>(j2 + F::kBias) << F::kMantissa);
+  const auto j = to_int(jd);
+  const auto j1 = j >> 1;
+  const auto j2 = j - j1;
+  const T scale1 = from_bits<T>((j1 + F::kBias) << F::kMantissa);
+  const T scale2 = from_bits<T>((j2 + F::kBias) << F::kMantissa);
   const T out = poly * scale1 * scale2;
-  return y != y ? y : (y > F::kExpMax ? std::numeric_limits<T>::infinity() : out);
+  return select(y != y, y, select(y > F::kExpMax, T(std::numeric_limits<E>::infinity()), out));
 }
 
 // x^b and log x for x >= 0 (see the header comment for accuracy and special values).
 template <typename S>
 HBV_HD PowLog<S> pow_log(S x, S b) {
-  static_assert(std::is_same_v<S, float> || std::is_same_v<S, double>);
-  constexpr S inf = std::numeric_limits<S>::infinity();
-  const bool regular = (x > S(0)) & (x < inf);
-  const S lx_reg = log_positive<S>(regular ? x : S(1));
+  using E = element_t<S>;
+  static_assert(std::is_same_v<E, float> || std::is_same_v<E, double>);
+  constexpr E inf = std::numeric_limits<E>::infinity();
+  const auto regular = (x > E(0)) & (x < inf);
+  const S lx_reg = log_positive<S>(select(regular, x, S(1)));
   // log 0 = -inf, log inf = inf, log NaN = NaN (negative x: x itself; its power is NaN anyway)
-  const S lx = regular ? lx_reg : (x == S(0) ? -inf : x);
+  const S lx = select(regular, lx_reg, select(x == E(0), S(-inf), x));
   const S v_reg = exp_any<S>(b * lx_reg);
   // 0^b and inf^b (b != 0): 0 or inf; written with selects of values only (no
   // selects between comparisons), which vectorizers handle.
-  const S e = x == S(0) ? -b : b;
-  const S v_edge = e > S(0) ? inf : S(0);
-  const S v_irregular = x >= S(0) ? v_edge : std::numeric_limits<S>::quiet_NaN();
-  S v = regular ? v_reg : v_irregular;
-  v = b == S(0) ? S(1) : v;
-  v = b != b ? b : v;
+  const S e = select(x == E(0), -b, b);
+  const S v_edge = select(e > E(0), S(inf), S(0));
+  const S v_irregular = select(x >= E(0), v_edge, S(std::numeric_limits<E>::quiet_NaN()));
+  S v = select(regular, v_reg, v_irregular);
+  v = select(b == E(0), S(1), v);
+  v = select(b != b, b, v);
   return {v, lx};
 }
 

@@ -55,41 +55,41 @@ HBV_HD S nearzero() { return S(1e-5); }
 
 // torch.clamp(x, min=lo); NaN propagates.
 template <typename S>
-HBV_HD S clamp_min(S x, S lo) { return x < lo ? lo : x; }
+HBV_HD S clamp_min(S x, S lo) { return select(x < lo, lo, x); }
 
 // torch.clamp(x, max=hi); NaN propagates.
 template <typename S>
-HBV_HD S clamp_max(S x, S hi) { return x > hi ? hi : x; }
+HBV_HD S clamp_max(S x, S hi) { return select(x > hi, hi, x); }
 
 // torch.clamp(x, 0, 1); NaN propagates.
 template <typename S>
-HBV_HD S clamp01(S x) { return x < S(0) ? S(0) : (x > S(1) ? S(1) : x); }
+HBV_HD S clamp01(S x) { return select(x < S(0), S(0), select(x > S(1), S(1), x)); }
 
 // torch.minimum(a, b); NaN in either propagates.
 template <typename S>
 HBV_HD S minimum(S a, S b) {
-  S m = b < a ? b : a;
-  return a != a ? a : m;
+  S m = select(b < a, b, a);
+  return select(a != a, a, m);
 }
 
 // Share of the gradient of minimum(a, b) that goes to a (torch: 1, 1/2 at a tie, 0).
 template <typename S>
-HBV_HD S minimum_share(S a, S b) { return a < b ? S(1) : (a == b ? S(0.5) : S(0)); }
+HBV_HD S minimum_share(S a, S b) { return select(a < b, S(1), select(a == b, S(0.5), S(0))); }
 
 // Gradient factor of pow(x, b) with respect to x, given r = x^b. torch: b x^(b-1),
 // 0 where b == 0. For x > 0 the identity x^(b-1) = r / x saves a pow (the two differ
 // by rounding only); at x == 0, x^(b-1) is 0, 1 or inf for b > 1, == 1, < 1.
 template <typename S>
 HBV_HD S pow_dbase(S x, S b, S r) {
-  const S at_zero = b > S(1) ? S(0) : (b == S(1) ? S(1) : b * std::numeric_limits<S>::infinity());
-  return b == S(0) ? S(0) : (x == S(0) ? at_zero : b * (r / x));
+  const S at_zero = select(b > S(1), S(0), select(b == S(1), S(1), b * std::numeric_limits<element_t<S>>::infinity()));
+  return select(b == S(0), S(0), select(x == S(0), at_zero, b * (r / x)));
 }
 
 // Gradient factor of pow(x, b) with respect to b, given r = x^b and lx = log x:
 // r log x, 0 where x == 0 and b >= 0 (torch).
 template <typename S>
 HBV_HD S pow_dexp(S x, S b, S r, S lx) {
-  return ((x == S(0)) & (b >= S(0))) ? S(0) : r * lx;
+  return select((x == S(0)) & (b >= S(0)), S(0), r * lx);
 }
 
 // Every intermediate of one step that the adjoint needs (names as in the adjoint).
@@ -101,19 +101,30 @@ struct StepWork {
   S suz1, perc, suz2, aq, q0, suz3, q1, slz1, slz2, sl, slz3, leak, q2;
 };
 
+// Receives nothing: forward_step's output sink when only the storages are wanted.
+struct NoOutput {
+  template <typename S>
+  HBV_HD void flux(Flux, const S&) {}
+  template <typename S>
+  HBV_HD void power(int, const S&, const S&) {}
+};
+
 // One step. p: parameters of this step; P, T, E: precipitation, temperature, PET;
 // s: storages at the start of the step; w: intermediates; s_out: storages at the end
-// (may alias s); fluxes (RECORD): the N_FLUXES per-component values. POW_GIVEN: the
-// two powers and their bases' logs (w.w0, w.lx1, w.r2, w.lx2) are already in w (saved
-// by the forward pass), so the recomputation in the backward pass skips them.
-template <typename S, bool BETAET, bool CAP, bool LEAK, bool RECORD, bool POW_GIVEN = false>
-HBV_HD void forward_step(const S* p, S P, S T, S E, const S* s, StepWork<S>& w, S* s_out, S* fluxes) {
+// (may alias s). out receives, as soon as each is computed, the per-component value of
+// every flux (out.flux(F_..., value)) and the two powers with their bases' logs
+// (out.power(0, (SM/FC)^BETA, log(SM/FC)), out.power(1, (SM/(LP FC))^BETAET, log ...)
+// with BETAET); handing them over at once keeps them out of registers for the rest of
+// the step. POW_GIVEN: the two powers and logs (w.w0, w.lx1, w.r2, w.lx2) are already
+// in w (saved by the forward pass), so the recomputation in the backward pass skips them.
+template <typename S, bool BETAET, bool CAP, bool LEAK, bool POW_GIVEN = false, typename Out = NoOutput>
+HBV_HD void forward_step(const S* p, S P, S T, S E, const S* s, StepWork<S>& w, S* s_out, Out&& out) {
   const S zero = S(0);
   const S nz = nearzero<S>();
   const S sp = s[S_SNOW], mw = s[S_MELT], sm = s[S_SM], suz = s[S_SUZ], slz = s[S_SLZ];
   const S tt = p[P_TT], cfmax = p[P_CFMAX], fc = p[P_FC];
   // 1. rain / snow
-  w.rain_on = T >= tt ? S(1) : zero;
+  w.rain_on = select(T >= tt, S(1), zero);
   w.rain = P * w.rain_on;
   const S snow = P - w.rain;
   w.sp1 = sp + snow;
@@ -128,10 +139,12 @@ HBV_HD void forward_step(const S* p, S P, S T, S E, const S* s, StepWork<S>& w, 
   w.pr = clamp_min(w.ar, zero);
   w.refr = minimum(w.pr, w.mw1);
   w.sp3 = w.sp2 + w.refr;
+  out.flux(F_SWE, w.sp3);
   w.mw2 = w.mw1 - w.refr;
   // 4. release to the soil
   w.at = w.mw2 - p[P_CWH] * w.sp3;
   w.tosoil = clamp_min(w.at, zero);
+  out.flux(F_TOSOIL, w.tosoil);
   const S mw3 = w.mw2 - w.tosoil;
   // 5. recharge
   w.x1 = sm / fc;
@@ -139,14 +152,17 @@ HBV_HD void forward_step(const S* p, S P, S T, S E, const S* s, StepWork<S>& w, 
     const PowLog<S> pl = pow_log(w.x1, p[P_BETA]);
     w.w0 = pl.value;
     w.lx1 = pl.log;
+    out.power(0, w.w0, w.lx1);
   }
   w.wet = clamp01(w.w0);
   w.inflow = w.rain + w.tosoil;
   w.recharge = w.inflow * w.wet;
+  out.flux(F_RECHARGE, w.recharge);
   w.sm1 = sm + w.rain + w.tosoil - w.recharge;
   // 6. excess
   w.ae = w.sm1 - fc;
   w.excess = clamp_min(w.ae, zero);
+  out.flux(F_EXCESS, w.excess);
   w.sm2 = w.sm1 - w.excess;
   // 7. evapotranspiration
   w.den = p[P_LP] * fc;
@@ -156,13 +172,16 @@ HBV_HD void forward_step(const S* p, S P, S T, S E, const S* s, StepWork<S>& w, 
       const PowLog<S> pl = pow_log(w.x2, p[P_BETAET]);
       w.r2 = pl.value;
       w.lx2 = pl.log;
+      out.power(1, w.r2, w.lx2);
     }
   } else {
     w.r2 = w.x2;
   }
   w.ef = clamp01(w.r2);
+  out.flux(F_EVAPFACTOR, w.ef);
   w.pe = E * w.ef;
   w.aet = minimum(w.sm2, w.pe);
+  out.flux(F_AET, w.aet);
   w.dv = w.sm2 - w.aet;
   w.sm3 = clamp_min(w.dv, nz);
   // 8. capillary rise
@@ -173,6 +192,7 @@ HBV_HD void forward_step(const S* p, S P, S T, S E, const S* s, StepWork<S>& w, 
     w.om = S(1) - w.m3;
     w.ac = p[P_C] * slz * w.om;
     w.cap = minimum(slz, w.ac);
+    out.flux(F_CAPILLARY, w.cap);
     w.su = w.sm3 + w.cap;
     sm4 = clamp_min(w.su, nz);
     w.sd = slz - w.cap;
@@ -185,13 +205,16 @@ HBV_HD void forward_step(const S* p, S P, S T, S E, const S* s, StepWork<S>& w, 
   // 9. percolation
   w.suz1 = suz + w.recharge + w.excess;
   w.perc = minimum(w.suz1, p[P_PERC]);
+  out.flux(F_PERC, w.perc);
   w.suz2 = w.suz1 - w.perc;
   // 10. surface flow
   w.aq = w.suz2 - p[P_UZL];
   w.q0 = p[P_K0] * clamp_min(w.aq, zero);
+  out.flux(F_Q0, w.q0);
   w.suz3 = w.suz2 - w.q0;
   // 11. subsurface flow
   w.q1 = p[P_K1] * w.suz3;
+  out.flux(F_Q1, w.q1);
   const S suz4 = w.suz3 - w.q1;
   w.slz2 = slz1 + w.perc;
   // 12. leakage
@@ -199,28 +222,16 @@ HBV_HD void forward_step(const S* p, S P, S T, S E, const S* s, StepWork<S>& w, 
     w.sl = w.slz2 + p[P_LF];
     w.slz3 = clamp_min(w.sl, nz);
     w.leak = w.slz3 - w.slz2;
+    out.flux(F_LEAKAGE, w.leak);
   } else {
     w.slz3 = w.slz2;
   }
   // 13. groundwater flow
   w.q2 = p[P_K2] * w.slz3;
+  out.flux(F_Q2, w.q2);
+  out.flux(F_Q, w.q0 + w.q1 + w.q2);
   const S slz4 = w.slz3 - w.q2;
 
-  if constexpr (RECORD) {
-    fluxes[F_Q] = w.q0 + w.q1 + w.q2;
-    fluxes[F_Q0] = w.q0;
-    fluxes[F_Q1] = w.q1;
-    fluxes[F_Q2] = w.q2;
-    fluxes[F_AET] = w.aet;
-    fluxes[F_SWE] = w.sp3;
-    fluxes[F_RECHARGE] = w.recharge;
-    fluxes[F_EXCESS] = w.excess;
-    fluxes[F_EVAPFACTOR] = w.ef;
-    fluxes[F_TOSOIL] = w.tosoil;
-    fluxes[F_PERC] = w.perc;
-    if constexpr (CAP) fluxes[F_CAPILLARY] = w.cap;
-    if constexpr (LEAK) fluxes[F_LEAKAGE] = w.leak;
-  }
   s_out[S_SNOW] = w.sp3;
   s_out[S_MELT] = mw3;
   s_out[S_SM] = sm4;
@@ -260,7 +271,7 @@ HBV_HD void adjoint_step(const S* p, S P, S T, S E, const S* s, const StepWork<S
   if constexpr (LEAK) {
     b_slz3 += gf[F_LEAKAGE];
     b_slz2 = -gf[F_LEAKAGE];
-    const S b_sl = w.sl >= nz ? b_slz3 : zero;
+    const S b_sl = select(w.sl >= nz, b_slz3, zero);
     b_slz2 += b_sl;
     g[P_LF] = b_sl;
   } else {
@@ -278,7 +289,7 @@ HBV_HD void adjoint_step(const S* p, S P, S T, S E, const S* s, const StepWork<S
   S b_suz2 = b_suz3;
   bq0 -= b_suz3;
   g[P_K0] = bq0 * clamp_min(w.aq, zero);
-  const S b_aq = w.aq >= zero ? bq0 * p[P_K0] : zero;
+  const S b_aq = select(w.aq >= zero, bq0 * p[P_K0], zero);
   b_suz2 += b_aq;
   g[P_UZL] = -b_aq;
   // 9. suz2 = suz1 - perc, perc = minimum(suz1, PERC), suz1 = suz + recharge + excess
@@ -296,10 +307,10 @@ HBV_HD void adjoint_step(const S* p, S P, S T, S E, const S* s, const StepWork<S
   S b_sm3, b_slz;
   S g_fc = zero;
   if constexpr (CAP) {
-    const S b_sd = w.sd >= nz ? b_slz1 : zero;
+    const S b_sd = select(w.sd >= nz, b_slz1, zero);
     b_slz = b_sd;
     S b_cap = gf[F_CAPILLARY] - b_sd;
-    const S b_su = w.su >= nz ? lam[S_SM] : zero;
+    const S b_su = select(w.su >= nz, lam[S_SM], zero);
     b_sm3 = b_su;
     b_cap += b_su;
     const S share = minimum_share(slz, w.ac);
@@ -309,7 +320,7 @@ HBV_HD void adjoint_step(const S* p, S P, S T, S E, const S* s, const StepWork<S
     g[P_C] = b_ac * w.om * slz;
     b_slz += b_ac * w.om * p[P_C];
     const S b_m3 = -(b_ac * cs);
-    const S b_x3 = w.x3 <= S(1) ? b_m3 : zero;
+    const S b_x3 = select(w.x3 <= S(1), b_m3, zero);
     b_sm3 += b_x3 * inv_fc;
     g_fc -= b_x3 * w.x3 * inv_fc;
   } else {
@@ -317,7 +328,7 @@ HBV_HD void adjoint_step(const S* p, S P, S T, S E, const S* s, const StepWork<S
     b_slz = b_slz1;
   }
   // 7. sm3 = max(sm2 - aet, nz), aet = minimum(sm2, PET ef), ef = clamp(r2, 0, 1)
-  const S b_dv = w.dv >= nz ? b_sm3 : zero;
+  const S b_dv = select(w.dv >= nz, b_sm3, zero);
   S b_sm2 = b_dv;
   const S b_aet = gf[F_AET] - b_dv;
   S b_pe;
@@ -328,7 +339,7 @@ HBV_HD void adjoint_step(const S* p, S P, S T, S E, const S* s, const StepWork<S
   }
   gforce[2] = b_pe * w.ef;
   const S b_ef = gf[F_EVAPFACTOR] + b_pe * E;
-  const S b_r2 = ((w.r2 >= zero) & (w.r2 <= S(1))) ? b_ef : zero;
+  const S b_r2 = select((w.r2 >= zero) & (w.r2 <= S(1)), b_ef, zero);
   S b_x2;
   if constexpr (BETAET) {
     const S be = p[P_BETAET];
@@ -346,7 +357,7 @@ HBV_HD void adjoint_step(const S* p, S P, S T, S E, const S* s, const StepWork<S
   // 6. sm2 = sm1 - excess, excess = max(sm1 - FC, 0)
   S b_sm1 = b_sm2;
   b_exc -= b_sm2;
-  const S b_ae = w.ae >= zero ? b_exc : zero;
+  const S b_ae = select(w.ae >= zero, b_exc, zero);
   b_sm1 += b_ae;
   g_fc -= b_ae;
   // 5. sm1 = sm + rain + tosoil - recharge, recharge = (rain + tosoil) clamp((sm/FC)^BETA, 0, 1)
@@ -358,7 +369,7 @@ HBV_HD void adjoint_step(const S* p, S P, S T, S E, const S* s, const StepWork<S
   const S b_wet = b_rech * w.inflow;
   b_rain += b_inflow;
   b_tos += b_inflow;
-  const S b_w0 = ((w.w0 >= zero) & (w.w0 <= S(1))) ? b_wet : zero;
+  const S b_w0 = select((w.w0 >= zero) & (w.w0 <= S(1)), b_wet, zero);
   const S beta = p[P_BETA];
   const S b_x1 = b_w0 * pow_dbase(w.x1, beta, w.w0);
   g[P_BETA] = b_w0 * pow_dexp(w.x1, beta, w.w0, w.lx1);
@@ -368,7 +379,7 @@ HBV_HD void adjoint_step(const S* p, S P, S T, S E, const S* s, const StepWork<S
   // 4. mw3 = mw2 - tosoil, tosoil = max(mw2 - CWH sp3, 0)
   S b_mw2 = lam[S_MELT];
   b_tos -= lam[S_MELT];
-  const S b_at = w.at >= zero ? b_tos : zero;
+  const S b_at = select(w.at >= zero, b_tos, zero);
   b_mw2 += b_at;
   g[P_CWH] = -(b_at * w.sp3);
   const S b_sp3 = lam[S_SNOW] + gf[F_SWE] - b_at * p[P_CWH];
@@ -382,7 +393,7 @@ HBV_HD void adjoint_step(const S* p, S P, S T, S E, const S* s, const StepWork<S
     b_pr = share * b_refr;
     b_mw1 += (S(1) - share) * b_refr;
   }
-  const S b_ar = w.ar >= zero ? b_pr : zero;
+  const S b_ar = select(w.ar >= zero, b_pr, zero);
   const S dt_r = tt - T;
   g[P_CFR] = b_ar * dt_r * cfmax;
   S g_cfmax = b_ar * dt_r * cfr;
@@ -399,7 +410,7 @@ HBV_HD void adjoint_step(const S* p, S P, S T, S E, const S* s, const StepWork<S
     b_pm = share * b_melt;
     b_sp1 += (S(1) - share) * b_melt;
   }
-  const S b_am = w.am >= zero ? b_pm : zero;
+  const S b_am = select(w.am >= zero, b_pm, zero);
   g_cfmax += b_am * (T - tt);
   const S b_dtm = b_am * cfmax;
   g_temp += b_dtm;

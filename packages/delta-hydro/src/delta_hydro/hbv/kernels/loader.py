@@ -40,7 +40,7 @@ import torch
 SOURCE_DIR = Path(__file__).resolve().parent
 SOURCES: tuple[str, ...] = ("hbv_cpu.cpp", "route_cpu.cpp")
 """Translation units compiled into the library."""
-HEADERS: tuple[str, ...] = ("hbv_step.h", "hbv_math.h")
+HEADERS: tuple[str, ...] = ("hbv_step.h", "hbv_math.h", "hbv_simd.h")
 """Headers they include (part of the build key, so that editing one rebuilds)."""
 EXTENSION_NAME = "delta_hbv_cpu"
 OP_NAMESPACE = "delta_hbv"
