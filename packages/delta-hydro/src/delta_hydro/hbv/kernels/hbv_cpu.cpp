@@ -214,6 +214,30 @@ struct StepParams {
     p[P_C] = CAP ? delta_hbv::load<L>(q[P_C] + j) : L(0);
     p[P_LF] = LEAK ? delta_hbv::load<L>(q[P_LF] + j) : L(0);
   }
+
+  // The same as an accessor: p[k] loads parameter k where the step uses it. Loading
+  // every parameter up front keeps them all live through the step; with interleaved
+  // vectors there are not enough registers, and each would be spilled and reloaded.
+  template <bool BETAET, bool CAP, bool LEAK, typename L>
+  struct Lanes {
+    const StepParams* sp;
+    int64_t j;
+    HBV_HD L operator[](int k) const {
+      if (k == P_BETAET && !BETAET) return L(1);
+      if (k == P_C && !CAP) return L(0);
+      if (k == P_LF && !LEAK) return L(0);
+      return delta_hbv::load<L>(sp->q[k] + j);
+    }
+  };
+};
+
+// Rows of per-element values (row k at base + k * stride) as an accessor: r[k] loads
+// row k of the lanes at base where it is used (see StepParams::Lanes).
+template <typename L>
+struct RowLanes {
+  const element_t<L>* base;
+  int64_t stride;
+  HBV_HD L operator[](int k) const { return load<L>(base + k * stride); }
 };
 
 // Whether flux slot k exists in this variant (capillary rise and leakage are optional).
@@ -416,8 +440,7 @@ void forward_range(const Problem<S>& pb, const S* init, S* fluxes, S* final_stat
 
       // Elements j .. j + lanes<L>() - 1 through one step.
       auto step = [&]<typename L>(int64_t j) HBV_LAMBDA_INLINE {
-        L p[N_PARAMS];
-        sp.template load<BETAET, CAP, LEAK>(j, p);
+        const typename StepParams<S>::template Lanes<BETAET, CAP, LEAK, L> p{&sp, j};
         L s[N_STATES];
 #pragma GCC unroll 16
         for (int k = 0; k < N_STATES; ++k) s[k] = load<L>(st + k * cap + j);
@@ -500,9 +523,8 @@ void backward_range(const Problem<S>& pb, const S* traj, const S* gflux, const i
 
       // Elements j .. j + lanes<L>() - 1 back through one step.
       auto step = [&]<typename L>(int64_t j) HBV_LAMBDA_INLINE {
-        L p[N_PARAMS];
-        sp.template load<BETAET, CAP, LEAK>(j, p);
-        L s[N_STATES], s_end[N_STATES], l[N_STATES], gf[N_FLUXES], g[N_PARAMS], gfo[3];
+        const typename StepParams<S>::template Lanes<BETAET, CAP, LEAK, L> p{&sp, j};
+        L s[N_STATES], s_end[N_STATES], l[N_STATES], g[N_PARAMS], gfo[3];
 #pragma GCC unroll 16
         for (int k = 0; k < N_STATES; ++k) s[k] = load<L>(tr + k * N + j);
         StepWork<L> w;
@@ -514,8 +536,7 @@ void backward_range(const Problem<S>& pb, const S* traj, const S* gflux, const i
         }
         const L P = load<L>(frc + j), Tair = load<L>(frc + cap + j), PET = load<L>(frc + 2 * cap + j);
         forward_step<L, BETAET, CAP, LEAK, true>(p, P, Tair, PET, s, w, s_end, NoOutput{});
-#pragma GCC unroll 16
-        for (int k = 0; k < N_FLUXES; ++k) gf[k] = flux_present<CAP, LEAK>(k) ? load<L>(gfe + k * cap + j) : L(0);
+        const RowLanes<L> gf{gfe + j, cap};  // rows of absent fluxes are zero
 #pragma GCC unroll 16
         for (int k = 0; k < N_STATES; ++k) l[k] = load<L>(lam + k * cap + j);
 #pragma GCC unroll 16

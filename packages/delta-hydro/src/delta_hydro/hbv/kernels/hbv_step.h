@@ -109,7 +109,8 @@ struct NoOutput {
   HBV_HD void power(int, const S&, const S&) {}
 };
 
-// One step. p: parameters of this step; P, T, E: precipitation, temperature, PET;
+// One step. p: parameters of this step (p[P_...]: an array, or an accessor that loads
+// each parameter where it is used); P, T, E: precipitation, temperature, PET;
 // s: storages at the start of the step; w: intermediates; s_out: storages at the end
 // (may alias s). out receives, as soon as each is computed, the per-component value of
 // every flux (out.flux(F_..., value)) and the two powers with their bases' logs
@@ -117,8 +118,9 @@ struct NoOutput {
 // with BETAET); handing them over at once keeps them out of registers for the rest of
 // the step. POW_GIVEN: the two powers and logs (w.w0, w.lx1, w.r2, w.lx2) are already
 // in w (saved by the forward pass), so the recomputation in the backward pass skips them.
-template <typename S, bool BETAET, bool CAP, bool LEAK, bool POW_GIVEN = false, typename Out = NoOutput>
-HBV_HD void forward_step(const S* p, S P, S T, S E, const S* s, StepWork<S>& w, S* s_out, Out&& out) {
+template <typename S, bool BETAET, bool CAP, bool LEAK, bool POW_GIVEN = false, typename Params = const S*,
+          typename Out = NoOutput>
+HBV_HD void forward_step(const Params& p, S P, S T, S E, const S* s, StepWork<S>& w, S* s_out, Out&& out) {
   const S zero = S(0);
   const S nz = nearzero<S>();
   const S sp = s[S_SNOW], mw = s[S_MELT], sm = s[S_SM], suz = s[S_SUZ], slz = s[S_SLZ];
@@ -241,13 +243,14 @@ HBV_HD void forward_step(const S* p, S P, S T, S E, const S* s, StepWork<S>& w, 
 
 // Adjoint of forward_step. Given the storages s at the start of the step, its
 // intermediates w (from forward_step), the gradient gf of every flux of this step
-// (N_FLUXES, per component) and lam, the gradient of the storages at the end of the
+// (gf[F_...], per component; an array or an accessor, as p) and lam, the gradient of
+// the storages at the end of the
 // step, writes into lam the gradient of the storages at the start, into g the
 // gradient of each parameter of this step (N_PARAMS; slots of absent processes are
 // left untouched) and into gforce the gradient of P, T and PET.
-template <typename S, bool BETAET, bool CAP, bool LEAK>
-HBV_HD void adjoint_step(const S* p, S P, S T, S E, const S* s, const StepWork<S>& w,
-                         const S* gf, S* lam, S* g, S* gforce) {
+template <typename S, bool BETAET, bool CAP, bool LEAK, typename Params = const S*, typename FluxGrads = const S*>
+HBV_HD void adjoint_step(const Params& p, S P, S T, S E, const S* s, const StepWork<S>& w, const FluxGrads& gf,
+                         S* lam, S* g, S* gforce) {
   (void)P;
   const S zero = S(0);
   const S nz = nearzero<S>();
