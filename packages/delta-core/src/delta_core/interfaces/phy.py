@@ -21,6 +21,7 @@ the scaling from a network's ``[0, 1]`` output lives in the coupling
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
@@ -49,12 +50,22 @@ class PhyOutput:
     states: dict[str, torch.Tensor]
 
 
-def _all_finite(x: torch.Tensor) -> bool:
-    """All values finite, in one reduction (NaN propagates through min/max; inf shows there)."""
+def _value_range(x: torch.Tensor) -> tuple[float, float] | None:
+    """``(min, max)`` of ``x`` in one reduction; ``None`` when empty.
+
+    NaN propagates through min/max and infinities show there, so both are finite
+    exactly when every value is.
+    """
     if x.numel() == 0:
-        return True
+        return None
     lo, hi = torch.aminmax(x.detach())
-    return bool(torch.isfinite(lo) & torch.isfinite(hi))
+    return float(lo), float(hi)
+
+
+def _all_finite(x: torch.Tensor) -> bool:
+    """All values finite, in one reduction."""
+    found = _value_range(x)
+    return found is None or (math.isfinite(found[0]) and math.isfinite(found[1]))
 
 
 class PhyInputError(ValueError):
@@ -158,13 +169,21 @@ class PhyModel(torch.nn.Module, ABC):
         params: Mapping[str, torch.Tensor],
         attributes: torch.Tensor | None = None,
         warmup: int = 0,
-    ) -> None:
+    ) -> dict[str, tuple[float, float]]:
         """Validate shapes, names and finiteness; raise :class:`PhyInputError` naming the culprit.
 
         Subclasses call this at the top of :meth:`forward`. It checks that ``forcing``
         is ``[time, entity, n_forcing]`` and finite, that every declared parameter is
         given with a static or dynamic shape, that no undeclared parameter is given, and
         that ``attributes`` matches :attr:`attributes`.
+
+        Returns
+        -------
+        dict
+            ``(min, max)`` of every given, non-empty parameter, found by the finiteness
+            check; a subclass's range checks can use them instead of reading each
+            parameter again (a dynamic one is ``[time, entity, ...]``, often the largest
+            input).
         """
         cls = type(self).__name__
         forcing_names = names(self.forcings)
@@ -193,6 +212,7 @@ class PhyModel(torch.nn.Module, ABC):
                 f"{cls}: unknown parameters {unknown}; declared: {', '.join(declared)}"
             )
         n_comp = self.n_components
+        ranges: dict[str, tuple[float, float]] = {}
         for name, spec in declared.items():
             if name not in params:
                 if spec.default is None:
@@ -206,8 +226,12 @@ class PhyModel(torch.nn.Module, ABC):
                     f"{cls}: parameter {name!r} must have shape {static_shape} (static) or "
                     f"{(n_time, *static_shape)} (dynamic), got {tuple(value.shape)}"
                 )
-            if not _all_finite(value):
+            found = _value_range(value)
+            if found is None:
+                continue
+            if not (math.isfinite(found[0]) and math.isfinite(found[1])):
                 raise PhyInputError(f"{cls}: parameter {name!r} has non-finite values")
+            ranges[name] = found
         if self.attributes:
             n_attr = len(self.attributes)
             if attributes is None:
@@ -222,6 +246,7 @@ class PhyModel(torch.nn.Module, ABC):
                 )
             if not _all_finite(attributes):
                 raise PhyInputError(f"{cls}: attributes have non-finite values")
+        return ranges
 
     def initial_states(
         self, n_entity: int, *, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"

@@ -301,8 +301,8 @@ class HBV(PhyModel):
         HBVNumericalError
             If an output is non-finite.
         """
-        self.check_inputs(forcing, params, attributes, warmup)
-        self._check_values(forcing, params, attributes)
+        ranges = self.check_inputs(forcing, params, attributes, warmup)
+        self._check_values(forcing, params, attributes, ranges)
         n_entity = forcing.shape[1]
         init = self._check_states(states, n_entity, forcing)
 
@@ -446,8 +446,12 @@ class HBV(PhyModel):
         forcing: torch.Tensor,
         params: Mapping[str, torch.Tensor],
         attributes: torch.Tensor | None,
+        ranges: Mapping[str, tuple[float, float]],
     ) -> None:
-        """Plausibility and unit checks beyond :meth:`PhyModel.check_inputs`."""
+        """Plausibility and unit checks beyond :meth:`PhyModel.check_inputs`.
+
+        ``ranges``: each parameter's ``(min, max)`` as ``check_inputs`` found them.
+        """
         cls = f"HBV {self.config.variant}"
         if not forcing.is_floating_point():
             raise PhyInputError(f"{cls}: forcing must be a floating-point tensor, got {forcing.dtype}")
@@ -476,9 +480,10 @@ class HBV(PhyModel):
         for spec in self._param_specs:
             if spec.name not in params:
                 continue
-            value = params[spec.name]
+            if spec.name not in ranges:  # empty
+                continue
             tol = 1e-5 * (spec.hi - spec.lo)
-            v_lo, v_hi = (float(v) for v in torch.aminmax(value.detach()))  # one pass, not two
+            v_lo, v_hi = ranges[spec.name]
             if v_lo < spec.lo - tol or v_hi > spec.hi + tol:
                 raise PhyInputError(
                     f"{cls}: parameter {spec.name!r} must lie in [{spec.lo:g}, {spec.hi:g}] {spec.units}, "

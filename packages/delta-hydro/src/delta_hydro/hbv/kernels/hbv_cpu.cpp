@@ -266,10 +266,14 @@ inline void for_each_lane_group(int64_t n, Step& step) {
 }
 
 // Software prefetch of [ptr, ptr + count) (read, or write when WRITE).
-template <bool WRITE = false, typename S>
+// Every cache line the range touches, also where ptr is not at a line's start.
+template <bool WRITE = false, int LOCALITY = kPrefetchLocality, typename S>
 inline void prefetch(const S* ptr, int64_t count) {
-  constexpr int64_t kLine = 64 / static_cast<int64_t>(sizeof(S));
-  for (int64_t j = 0; j < count; j += kLine) __builtin_prefetch(ptr + j, WRITE ? 1 : 0, kPrefetchLocality);
+  if (count <= 0) return;
+  const uintptr_t first = reinterpret_cast<uintptr_t>(ptr) & ~uintptr_t(63);
+  const uintptr_t last = reinterpret_cast<uintptr_t>(ptr + count - 1);
+  for (uintptr_t a = first; a <= last; a += 64)
+    __builtin_prefetch(reinterpret_cast<const void*>(a), WRITE ? 1 : 0, LOCALITY);
 }
 
 // Prefetches what step t reads for elements [i0, i0 + n) / basins [eb, eb + nb): its
@@ -280,7 +284,7 @@ template <typename S>
 void prefetch_step(const Problem<S>& pb, int64_t t, int64_t i0, int64_t n, int64_t eb, int64_t nb) {
   for (int k = 0; k < N_PARAMS; ++k)
     if (pb.p[k].base != nullptr && pb.p[k].stride != 0) prefetch(pb.p[k].base + t * pb.p[k].stride + i0, n);
-  prefetch(pb.forcing + (t * pb.E + eb) * 3, nb * 3);
+  prefetch<false, 3>(pb.forcing + (t * pb.E + eb) * 3, nb * 3);
 }
 
 #if defined(__AVX512F__)
