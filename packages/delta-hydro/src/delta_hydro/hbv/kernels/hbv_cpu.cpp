@@ -384,6 +384,37 @@ void broadcast_forcing(const Problem<S>& pb, int64_t t, int64_t eb, int64_t nb, 
   for (int c = 0; c < 3; ++c) broadcast_basins(f_t + c, 3, nb, pb.M, S(1), frc + c * cap);
 }
 
+// The forcing of step t for a block's elements. Where nmul equals the native vector
+// width (16 float32 components with AVX-512, the usual set-up), each native vector of
+// a lane group is one basin, so its forcing is a broadcast of the basin's value, read
+// straight from the [T, E, 3] forcing. Otherwise the forcing is first copied into
+// per-element rows (broadcast_forcing) and read from there.
+template <typename S>
+struct ForcingLanes {
+  const S* f_t;   // forcing of step t, block's first basin: [basin][3]
+  const S* rows;  // per-element rows P, T, PET (row stride cap), when not direct
+  int64_t cap;
+  bool direct;
+
+  // Basins [eb, eb + nb); frc: the block's forcing rows (row stride cap).
+  ForcingLanes(const Problem<S>& pb, int64_t t, int64_t eb, int64_t nb, S* frc, int64_t cap_)
+      : f_t(pb.forcing + (t * pb.E + eb) * 3), rows(frc), cap(cap_), direct(pb.M == Vec<S, 1>::kLanes) {
+    if (!direct) broadcast_forcing(pb, t, eb, nb, frc, cap);
+  }
+
+  // Variable c (0: P, 1: T, 2: PET) of elements j .. j + lanes<L>() - 1.
+  template <typename L>
+  HBV_HD L get(int64_t j, int c) const {
+    if constexpr (is_vec_v<L>) {
+      if (direct) {
+        const S* f = f_t + (j / L::kLanes) * 3 + c;
+        return L::make([&](auto q) HBV_LAMBDA_INLINE { return typename L::Native{} + f[q * 3]; });
+      }
+    }
+    return load<L>(rows + c * cap + j);
+  }
+};
+
 // forward_step's output sink in the forward loop: fluxes (RECORD) to the block's flux
 // rows, powers and logs (SAVE) to the block's power rows (row stride cap), at the
 // lanes' offset already applied to both pointers.
@@ -435,7 +466,7 @@ void forward_range(const Problem<S>& pb, const S* init, S* fluxes, S* final_stat
               prefetch<true>(fluxes + (pb.out_of_slot[k] * T + t + kPrefetchSteps) * E + eb, nb);
         }
       }
-      broadcast_forcing(pb, t, eb, nb, frc, cap);
+      const ForcingLanes<S> forcing(pb, t, eb, nb, frc, cap);
       const StepParams<S> sp(pb, t, i0);
       S* const tr = SAVE ? traj + t * R * N + i0 : nullptr;
       if constexpr (SAVE) {
@@ -449,7 +480,8 @@ void forward_range(const Problem<S>& pb, const S* init, S* fluxes, S* final_stat
 #pragma GCC unroll 16
         for (int k = 0; k < N_STATES; ++k) s[k] = load<L>(st + k * cap + j);
         StepWork<L> w;
-        forward_step<L, BETAET, CAP, LEAK>(p, load<L>(frc + j), load<L>(frc + cap + j), load<L>(frc + 2 * cap + j),
+        forward_step<L, BETAET, CAP, LEAK>(p, forcing.template get<L>(j, 0), forcing.template get<L>(j, 1),
+                                           forcing.template get<L>(j, 2),
                                            s, w, s, Recorder<L, RECORD, SAVE>{fl + j, pw + j, cap});
 #pragma GCC unroll 16
         for (int k = 0; k < N_STATES; ++k) store(st + k * cap + j, s[k]);
@@ -519,7 +551,7 @@ void backward_range(const Problem<S>& pb, const S* traj, const S* gflux, const i
         if (K > 0) prefetch(gflux + (ta * E + eb) * K, nb * K);
         if (gforcing != nullptr) prefetch<true>(gforcing + (ta * E + eb) * 3, nb * 3);
       }
-      broadcast_forcing(pb, t, eb, nb, frc, cap);
+      const ForcingLanes<S> forcing(pb, t, eb, nb, frc, cap);
       for (int64_t r = 0; r < K; ++r)
         broadcast_basins(gflux + (t * E + eb) * K + r, K, nb, M, inv_m, gfe + grad_slot[r] * cap);
       const StepParams<S> sp(pb, t, i0);
@@ -538,7 +570,8 @@ void backward_range(const Problem<S>& pb, const S* traj, const S* gflux, const i
           w.r2 = load<L>(tr + R_R2 * N + j);
           w.lx2 = load<L>(tr + R_LX2 * N + j);
         }
-        const L P = load<L>(frc + j), Tair = load<L>(frc + cap + j), PET = load<L>(frc + 2 * cap + j);
+        const L P = forcing.template get<L>(j, 0), Tair = forcing.template get<L>(j, 1),
+                PET = forcing.template get<L>(j, 2);
         forward_step<L, BETAET, CAP, LEAK, true>(p, P, Tair, PET, s, w, s_end, NoOutput{});
         const RowLanes<L> gf{gfe + j, cap};  // rows of absent fluxes are zero
 #pragma GCC unroll 16
