@@ -381,6 +381,33 @@ def test_float32_component_means_of_many_basins(nmul: int) -> None:
         _close(name, cpp.fluxes[name], want, 1e-5, 1e-6 * float(want.abs().max()) + 1e-7)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("nmul", [4, 8, 16])
+def test_component_counts_around_the_vector_width(nmul: int, dtype: torch.dtype) -> None:
+    """Where nmul equals the native vector width (float64: 8 lanes with AVX-512, 4 with
+    AVX2; float32: 16 or 8), the kernel reads each basin's forcing as a broadcast, and
+    interleaved lane groups span several basins; other counts go through per-element
+    rows. Outputs and the gradients of every input (forcing included) against the
+    reference loop, 37 basins (a partial last block)."""
+    forcing, static, dyn, states = _loop_inputs(40, 37, nmul, optional=("BETAET", "C"), dynamic=("BETA",), seed=13)
+    leaves = [x.detach().to(dtype).requires_grad_(True) for x in (forcing, *static.values(), *dyn.values())]
+    forcing_d = leaves[0]
+    static_d = dict(zip(static, leaves[1 : 1 + len(static)], strict=True))
+    dyn_d = dict(zip(dyn, leaves[1 + len(static) :], strict=True))
+    states_d = {k: v.detach().to(dtype) for k, v in states.items()}
+    results = []
+    for loop in (reference.time_loop, kernels.time_loop):
+        out = loop(forcing_d, static_d, dyn_d, states_d)
+        loss = out.fluxes["Q"].sum() + 0.5 * out.fluxes["AET"].sum() + out.states["SM"].sum()
+        results.append(([v.detach() for v in out.fluxes.values()], torch.autograd.grad(loss, leaves)))
+    (ref_out, ref_grads), (cpp_out, cpp_grads) = results
+    tight = dtype == torch.float64
+    for i, (got, want) in enumerate(zip(cpp_out, ref_out, strict=True)):
+        _close(f"flux {i}", got, want, 1e-10 if tight else 1e-5, (1e-10 if tight else 1e-6) * float(want.abs().max()) + 1e-7)
+    for i, (got, want) in enumerate(zip(cpp_grads, ref_grads, strict=True)):
+        _close(f"gradient {i}", got, want, 1e-8 if tight else 1e-3, (1e-9 if tight else 1e-4) * float(want.abs().max()))
+
+
 def test_results_do_not_depend_on_the_thread_count() -> None:
     """Basins are split between threads; each basin's arithmetic is the same: bitwise equal results."""
     # 700 basins x 2 components: more than one parallel_for chunk (>= 512 basins each) and blocks.
