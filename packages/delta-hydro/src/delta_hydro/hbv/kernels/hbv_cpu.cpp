@@ -582,22 +582,22 @@ void backward_range(const Problem<S>& pb, const S* traj, const S* gflux, const i
 #pragma GCC unroll 16
         for (int k = 0; k < N_STATES; ++k) store(lam + k * cap + j, l[k]);
 #pragma GCC unroll 16
-        for (int k = 0; k < N_PARAMS; ++k) store(gstep + k * cap + j, g[k]);
+        for (int k = 0; k < N_PARAMS; ++k) {
+          // Static parameters sum their gradient over the window here; dynamic ones keep
+          // this step's (streamed out after the loop). The branch is the same for every
+          // element, so it is always predicted.
+          if (is_dynamic[k])
+            store(gstep + k * cap + j, g[k]);
+          else
+            store(gstatic + k * cap + j, load<L>(gstatic + k * cap + j) + g[k]);
+        }
 #pragma GCC unroll 16
         for (int c = 0; c < 3; ++c) store(gfrc + c * cap + j, gfo[c]);
       };
       for_each_lane_group<S, kInterleaveBackward>(n, step);
 
-      for (int k = 0; k < N_PARAMS; ++k) {
-        if (!wanted[k]) continue;
-        const S* src = gstep + k * cap;
-        if (is_dynamic[k]) {
-          stream_copy(gparam[k] + t * N + i0, src, n);
-        } else {
-          S* acc = gstatic + k * cap;
-          for (int64_t j = 0; j < n; ++j) acc[j] += src[j];
-        }
-      }
+      for (int k = 0; k < N_PARAMS; ++k)
+        if (wanted[k] && is_dynamic[k]) stream_copy(gparam[k] + t * N + i0, gstep + k * cap, n);
       if (gforcing != nullptr) {
         S* dst = gforcing + (t * E + eb) * 3;
         for (int64_t b = 0; b < nb; ++b)
