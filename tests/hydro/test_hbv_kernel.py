@@ -21,7 +21,7 @@ import copy
 import functools
 import pickle
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -494,6 +494,37 @@ def test_buffer_pool_reuses_and_releases_memory() -> None:
     assert again["in_use"] + again["cached"] <= again["peak"]
     kernels.empty_cache()
     assert kernels.pool_stats()["cached"] == 0
+
+
+def test_buffer_pool_follows_a_changing_working_set() -> None:
+    """After steps of a smaller size (say, validation batches), steps of the training size
+    reuse their buffers again from the second one on: the stale buffers are evicted
+    rather than keeping the current ones out, and the pool stays within its peak."""
+    model = HBV(HBVConfig(variant="1.1p", nmul=16, dynamic=("BETA",), backend="cpp"))
+
+    def stepper(n_basin: int) -> Callable[[], None]:
+        forcing = synthetic_forcing(365, n_basin, seed=5, dtype=torch.float32)
+        params = to_physical(model, unit_params(model, 365, n_basin, seed=5, dtype=torch.float32))
+        params = {k: v.requires_grad_(True) for k, v in params.items()}
+
+        def step() -> None:
+            loss = model(forcing, params).fluxes["streamflow"].mean()
+            torch.autograd.grad(loss, list(params.values()))
+
+        return step
+
+    small, large = stepper(12), stepper(40)  # trajectories of 4.2 and 14 MB: pooled
+    kernels.empty_cache()
+    small()
+    small()
+    large()
+    before = kernels.pool_stats()["allocations"]
+    large()
+    large()
+    stats = kernels.pool_stats()
+    assert stats["allocations"] == before, "buffers of the current size were allocated anew"
+    assert stats["in_use"] + stats["cached"] <= stats["peak"]
+    kernels.empty_cache()
 
 
 # -- reference data of hydrodl2 on the compiled backend -----------------------------------------

@@ -206,8 +206,13 @@ def empty_cache() -> None:
 
 
 def pool_stats() -> dict[str, int]:
-    """Bytes of the kernel's reusable buffers: ``in_use``, ``cached``, ``peak`` (zeros if not loaded)."""
+    """The kernel's reusable buffers (zeros if not loaded).
+
+    ``in_use``, ``cached`` and ``peak`` are bytes (peak: most in use at once since the
+    last :func:`empty_cache`); ``allocations`` counts buffers allocated fresh rather
+    than reused, since the library was loaded.
+    """
     if not LOADER.loaded:
-        return {"in_use": 0, "cached": 0, "peak": 0}
-    in_use, cached, peak = torch.ops.delta_hbv.pool_stats()
-    return {"in_use": int(in_use), "cached": int(cached), "peak": int(peak)}
+        return {"in_use": 0, "cached": 0, "peak": 0, "allocations": 0}
+    in_use, cached, peak, allocations = torch.ops.delta_hbv.pool_stats()
+    return {"in_use": int(in_use), "cached": int(cached), "peak": int(peak), "allocations": int(allocations)}
