@@ -119,6 +119,24 @@ def test_gradient_to_one_input_only(which: str) -> None:
     assert (gw.numel() == 0) == (which == "series")
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_series_without_upstream_gradient_are_skipped_exactly(dtype: torch.dtype) -> None:
+    """HBV routes four flux series and the loss usually reaches one: series whose upstream
+    gradient is all zero get a zero gradient and add nothing to the weights' gradient,
+    as in the reference; a single non-zero value (here on the last step) is not missed."""
+    series, weights, grad = _inputs(4, 120, 37, 15, dtype)
+    grad[0] = 0
+    grad[2] = 0
+    grad[3] = 0
+    grad[3, -1, 5] = 1.5
+    _, gx_ref, gw_ref = _forward_backward(routing.route, series.double(), weights.double(), grad.double())
+    _, gx, gw = _forward_backward(compiled_route, series, weights, grad)
+    assert torch.equal(gx[0], torch.zeros_like(gx[0])) and torch.equal(gx[2], torch.zeros_like(gx[2]))
+    rtol = RTOL[dtype]
+    _close("gradient w.r.t. series", gx, gx_ref.to(dtype), rtol)
+    _close("gradient w.r.t. weights", gw, gw_ref.to(dtype), rtol)
+
+
 def test_no_gradient_needed_runs_without_autograd() -> None:
     series, weights, _ = _inputs(2, 30, 6, 15, torch.float32)
     y = compiled_route(series, weights)

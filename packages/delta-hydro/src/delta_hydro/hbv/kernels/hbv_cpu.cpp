@@ -639,20 +639,6 @@ void backward_range(const Problem<S>& pb, const S* traj, const S* gflux, const i
   store_fence();
 }
 
-// Whether any of x[0, n) is non-zero (or NaN). Scans in chunks and stops at the first
-// chunk that has one, so a flux with a gradient costs a few cache lines.
-template <typename S>
-bool any_nonzero(const S* x, int64_t n) {
-  constexpr int64_t kChunk = 1024;
-  for (int64_t i = 0; i < n; i += kChunk) {
-    const int64_t end = std::min(n, i + kChunk);
-    bool found = false;
-    for (int64_t j = i; j < end; ++j) found |= (x[j] != S(0));
-    if (found) return true;
-  }
-  return false;
-}
-
 // Validates the inputs and fills a Problem; returns the variant flags.
 template <typename S>
 Variant setup(Problem<S>& pb, const at::Tensor& forcing, at::TensorList params, int64_t nmul) {

@@ -269,6 +269,20 @@ HBV_HD void store(E* p, const L& x) {
   }
 }
 
+// Whether any of x[0, n) is non-zero (or NaN). Scans in chunks and stops at the first
+// chunk that has one, so an array with a non-zero near its start costs a few cache lines.
+template <typename S>
+inline bool any_nonzero(const S* x, int64_t n) {
+  constexpr int64_t kChunk = 1024;
+  for (int64_t i = 0; i < n; i += kChunk) {
+    const int64_t end = n < i + kChunk ? n : i + kChunk;
+    bool found = false;
+    for (int64_t j = i; j < end; ++j) found |= (x[j] != S(0));
+    if (found) return true;
+  }
+  return false;
+}
+
 // Lanes of a lane type (1 for scalars).
 template <typename L>
 constexpr int lanes() {

@@ -56,6 +56,8 @@
 #include <tuple>
 #include <vector>
 
+#include "hbv_simd.h"
+
 namespace delta_hbv {
 namespace {
 
@@ -286,9 +288,12 @@ void forward_chunks(const S* x, const S* w, S* y, const Dims& d, int64_t c0, int
   }
 }
 
-// Adjoint for the entities of chunks [c0, c1); gx / gw null when not needed.
+// Adjoint for the entities of chunks [c0, c1); gx / gw null when not needed. Series n
+// with active[n] == 0 have an all-zero upstream gradient: they are skipped (their gx
+// rows are zeroed by the caller, and they add nothing to gw).
 template <typename S>
-void backward_chunks(const S* g, const S* x, const S* w, S* gx, S* gw, const Dims& d, int64_t c0, int64_t c1) {
+void backward_chunks(const S* g, const S* x, const S* w, S* gx, S* gw, const char* active, const Dims& d,
+                     int64_t c0, int64_t c1) {
   constexpr int64_t W = kLanes<S>;
   // Running totals of dLoss/dw of the group's chunks, [chunk, lag, lane], in double.
   std::vector<double> totals(gw != nullptr ? kGroupChunks * d.lags * W : 0);
@@ -296,6 +301,7 @@ void backward_chunks(const S* g, const S* x, const S* w, S* gx, S* gw, const Dim
     const int64_t g1 = std::min(c1, g0 + kGroupChunks);
     std::fill(totals.begin(), totals.end(), S(0));
     for (int64_t n = 0; n < d.n; ++n) {
+      if (!active[n]) continue;
       const int64_t offset = n * d.T * d.E;
       for (int64_t t0 = 0; t0 < d.T; t0 += kTile) {
         const int64_t t1 = std::min(d.T, t0 + kTile);
@@ -383,7 +389,17 @@ std::tuple<at::Tensor, at::Tensor> route_backward(const at::Tensor& grad, const 
     const S* w = weights.data_ptr<S>();
     S* gxp = need_series ? gx.data_ptr<S>() : nullptr;
     S* gwp = need_weights ? gw.data_ptr<S>() : nullptr;
-    parallel_chunks<S>(d, [&](int64_t c0, int64_t c1) { backward_chunks(g, x, w, gxp, gwp, d, c0, c1); });
+    // HBV routes several flux series at once, and usually only streamflow reaches the
+    // loss: the others arrive as all-zero gradients, whose adjoint is zero (skipped).
+    const int64_t plane = d.T * d.E;
+    std::vector<char> active(d.n);
+    for (int64_t n = 0; n < d.n; ++n) {
+      active[n] = any_nonzero(g + n * plane, plane);
+      if (!active[n] && gxp != nullptr) std::fill_n(gxp + n * plane, plane, S(0));
+    }
+    parallel_chunks<S>(d, [&](int64_t c0, int64_t c1) {
+      backward_chunks(g, x, w, gxp, gwp, active.data(), d, c0, c1);
+    });
   });
   return {gx, gw};
 }
