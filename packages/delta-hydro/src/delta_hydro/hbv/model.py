@@ -461,22 +461,8 @@ class HBV(PhyModel):
                     f"{cls}: parameter {name!r} is {value.dtype} on {value.device}, but forcing is "
                     f"{forcing.dtype} on {forcing.device}; use one dtype and device"
                 )
-        for index, name, what in ((0, "P", "precipitation"), (2, "PET", "potential evapotranspiration")):
-            negative = forcing[..., index] < 0
-            if bool(negative.any()):
-                t, e = (int(v) for v in torch.nonzero(negative)[0])
-                raise PhyInputError(
-                    f"{cls}: forcing {name!r} ({what}, mm/day) must be >= 0; {int(negative.sum())} "
-                    f"negative values, first at time index {t}, entity index {e}"
-                )
-        lo, hi = _TEMPERATURE_RANGE
         if forcing.numel():
-            t_lo, t_hi = (float(v) for v in torch.aminmax(forcing[..., 1]))
-            if t_lo < lo or t_hi > hi:
-                raise PhyInputError(
-                    f"{cls}: forcing 'T' must be daily mean air temperature in degC within [{lo:g}, {hi:g}], "
-                    f"got range [{t_lo:g}, {t_hi:g}] (Kelvin?)"
-                )
+            self._check_forcing_values(forcing)
         for spec in self._param_specs:
             if spec.name not in params:
                 continue
@@ -501,6 +487,27 @@ class HBV(PhyModel):
                     f"{cls}: attribute 'elevation' must be mean basin elevation in m within "
                     f"[{e_lo:g}, {e_hi:g}], got range [{float(elev.min()):g}, {float(elev.max()):g}]"
                 )
+
+    def _check_forcing_values(self, forcing: torch.Tensor) -> None:
+        """P and PET >= 0 and T in a plausible degC range, from one min/max pass over the
+        forcing ``[time, entity, 3]``; the culprits are located only when a check fails."""
+        cls = f"HBV {self.config.variant}"
+        v_min, v_max = (v.tolist() for v in torch.aminmax(forcing.detach().reshape(-1, forcing.shape[-1]), dim=0))
+        for index, name, what in ((0, "P", "precipitation"), (2, "PET", "potential evapotranspiration")):
+            if v_min[index] < 0:
+                negative = forcing[..., index] < 0
+                t, e = (int(v) for v in torch.nonzero(negative)[0])
+                raise PhyInputError(
+                    f"{cls}: forcing {name!r} ({what}, mm/day) must be >= 0; {int(negative.sum())} "
+                    f"negative values, first at time index {t}, entity index {e}"
+                )
+        lo, hi = _TEMPERATURE_RANGE
+        t_lo, t_hi = v_min[1], v_max[1]
+        if t_lo < lo or t_hi > hi:
+            raise PhyInputError(
+                f"{cls}: forcing 'T' must be daily mean air temperature in degC within [{lo:g}, {hi:g}], "
+                f"got range [{t_lo:g}, {t_hi:g}] (Kelvin?)"
+            )
 
     def _check_states(
         self, states: Mapping[str, torch.Tensor] | None, n_entity: int, forcing: torch.Tensor
