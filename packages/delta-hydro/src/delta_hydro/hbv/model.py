@@ -489,10 +489,14 @@ class HBV(PhyModel):
                 )
 
     def _check_forcing_values(self, forcing: torch.Tensor) -> None:
-        """P and PET >= 0 and T in a plausible degC range, from one min/max pass over the
-        forcing ``[time, entity, 3]``; the culprits are located only when a check fails."""
+        """P and PET >= 0 and T in a plausible degC range, from one min/max pass over each
+        variable of the forcing ``[time, entity, 3]``; the culprits are located only when a
+        check fails. (A single ``aminmax(dim=0)`` over ``[time * entity, 3]`` is slower: a
+        reduction across rows of three.)"""
         cls = f"HBV {self.config.variant}"
-        v_min, v_max = (v.tolist() for v in torch.aminmax(forcing.detach().reshape(-1, forcing.shape[-1]), dim=0))
+        found = [torch.aminmax(forcing[..., index].detach()) for index in range(3)]
+        v_min = [float(lo) for lo, _ in found]
+        v_max = [float(hi) for _, hi in found]
         for index, name, what in ((0, "P", "precipitation"), (2, "PET", "potential evapotranspiration")):
             if v_min[index] < 0:
                 negative = forcing[..., index] < 0
