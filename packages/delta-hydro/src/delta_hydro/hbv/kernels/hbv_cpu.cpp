@@ -234,20 +234,11 @@ struct StepParams {
       q[k] = pb.p[k].base != nullptr ? pb.p[k].base + t * pb.p[k].stride + i0 : nullptr;
   }
 
-  // The parameters of element j; absent processes get their neutral values (ET
-  // exponent 1, no capillary rise, no leakage).
-  template <bool BETAET, bool CAP, bool LEAK, typename L>
-  HBV_HD void load(int64_t j, L* p) const {
-#pragma GCC unroll 16
-    for (int k = 0; k < P_BETAET; ++k) p[k] = delta_hbv::load<L>(q[k] + j);
-    p[P_BETAET] = BETAET ? delta_hbv::load<L>(q[P_BETAET] + j) : L(1);
-    p[P_C] = CAP ? delta_hbv::load<L>(q[P_C] + j) : L(0);
-    p[P_LF] = LEAK ? delta_hbv::load<L>(q[P_LF] + j) : L(0);
-  }
-
-  // The same as an accessor: p[k] loads parameter k where the step uses it. Loading
-  // every parameter up front keeps them all live through the step; with interleaved
-  // vectors there are not enough registers, and each would be spilled and reloaded.
+  // The parameters of the lanes of L at element j, as an accessor: p[k] loads parameter
+  // k where the step uses it (absent processes get their neutral values: ET exponent 1,
+  // no capillary rise, no leakage). Loading every parameter up front would keep them
+  // all live through the step; with interleaved vectors there are not enough
+  // registers, and each would be spilled and reloaded.
   template <bool BETAET, bool CAP, bool LEAK, typename L>
   struct Lanes {
     const StepParams* sp;
@@ -424,7 +415,7 @@ struct ForcingLanes {
     if (!direct) broadcast_forcing(pb, t, eb, nb, frc, cap);
   }
 
-  // Variable c (0: P, 1: T, 2: PET) of elements j .. j + lanes<L>() - 1.
+  // Variable c (0: P, 1: T, 2: PET) of elements j .. j + L::kSize - 1 (one element for scalar L).
   template <typename L>
   HBV_HD L get(int64_t j, int c) const {
     if constexpr (is_vec_v<L>) {
@@ -446,10 +437,10 @@ struct Recorder {
   S* fl;
   S* pw;
   int64_t cap;
-  HBV_HD void flux(Flux k, const L& v) {
+  HBV_HD void flux(Flux k, const L& v) const {
     if constexpr (RECORD) store(fl + k * cap, v);
   }
-  HBV_HD void power(int which, const L& value, const L& log) {
+  HBV_HD void power(int which, const L& value, const L& log) const {
     if constexpr (SAVE) {
       store(pw + (2 * which) * cap, value);
       store(pw + (2 * which + 1) * cap, log);
@@ -495,16 +486,16 @@ void forward_range(const Problem<S>& pb, const S* init, S* fluxes, S* final_stat
         for (int k = 0; k < N_STATES; ++k) stream_copy(tr + k * N, st + k * cap, n);
       }
 
-      // Elements j .. j + lanes<L>() - 1 through one step.
+      // Elements j .. j + L::kSize - 1 (one element for scalar L) through one step.
       auto step = [&]<typename L>(int64_t j) HBV_LAMBDA_INLINE {
         const typename StepParams<S>::template Lanes<BETAET, CAP, LEAK, L> p{&sp, j};
         L s[N_STATES];
 #pragma GCC unroll 16
         for (int k = 0; k < N_STATES; ++k) s[k] = load<L>(st + k * cap + j);
         StepWork<L> w;
+        const Recorder<L, RECORD, SAVE> out{RECORD ? fl + j : nullptr, SAVE ? pw + j : nullptr, cap};
         forward_step<L, BETAET, CAP, LEAK>(p, forcing.template get<L>(j, 0), forcing.template get<L>(j, 1),
-                                           forcing.template get<L>(j, 2),
-                                           s, w, s, Recorder<L, RECORD, SAVE>{fl + j, pw + j, cap});
+                                           forcing.template get<L>(j, 2), s, w, s, out);
 #pragma GCC unroll 16
         for (int k = 0; k < N_STATES; ++k) store(st + k * cap + j, s[k]);
       };
@@ -579,7 +570,7 @@ void backward_range(const Problem<S>& pb, const S* traj, const S* gflux, const i
       const StepParams<S> sp(pb, t, i0);
       const S* __restrict tr = traj + t * R * N + i0;
 
-      // Elements j .. j + lanes<L>() - 1 back through one step.
+      // Elements j .. j + L::kSize - 1 (one element for scalar L) back through one step.
       auto step = [&]<typename L>(int64_t j) HBV_LAMBDA_INLINE {
         const typename StepParams<S>::template Lanes<BETAET, CAP, LEAK, L> p{&sp, j};
         L s[N_STATES], s_end[N_STATES], l[N_STATES], g[N_PARAMS], gfo[3];

@@ -283,14 +283,4 @@ inline bool any_nonzero(const S* x, int64_t n) {
   return false;
 }
 
-// Lanes of a lane type (1 for scalars).
-template <typename L>
-constexpr int lanes() {
-  if constexpr (std::is_arithmetic_v<L>) {
-    return 1;
-  } else {
-    return L::kSize;
-  }
-}
-
 }  // namespace delta_hbv

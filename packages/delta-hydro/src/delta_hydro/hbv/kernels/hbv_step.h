@@ -72,9 +72,18 @@ HBV_HD S minimum(S a, S b) {
   return select(a != a, a, m);
 }
 
-// Share of the gradient of minimum(a, b) that goes to a (torch: 1, 1/2 at a tie, 0).
+// The gradient g of minimum(a, b) split between a and b (torch: all to the smaller,
+// half each at a tie).
 template <typename S>
-HBV_HD S minimum_share(S a, S b) { return select(a < b, S(1), select(a == b, S(0.5), S(0))); }
+struct MinimumGrads {
+  S a, b;
+};
+
+template <typename S>
+HBV_HD MinimumGrads<S> minimum_grads(S a, S b, S g) {
+  const S share = select(a < b, S(1), select(a == b, S(0.5), S(0)));
+  return {share * g, (S(1) - share) * g};
+}
 
 // Gradient factor of pow(x, b) with respect to x, given r = x^b. torch: b x^(b-1),
 // 0 where b == 0. For x > 0 the identity x^(b-1) = r / x saves a pow (the two differ
@@ -104,9 +113,9 @@ struct StepWork {
 // Receives nothing: forward_step's output sink when only the storages are wanted.
 struct NoOutput {
   template <typename S>
-  HBV_HD void flux(Flux, const S&) {}
+  HBV_HD void flux(Flux, const S&) const {}
   template <typename S>
-  HBV_HD void power(int, const S&, const S&) {}
+  HBV_HD void power(int, const S&, const S&) const {}
 };
 
 // One step. p: parameters of this step (p[P_...]: an array, or an accessor that loads
@@ -299,9 +308,9 @@ HBV_HD void adjoint_step(const Params& p, S P, S T, S E, const S* s, const StepW
   S b_suz1 = b_suz2;
   b_perc -= b_suz2;
   {
-    const S share = minimum_share(w.suz1, p[P_PERC]);
-    b_suz1 += share * b_perc;
-    g[P_PERC] = (S(1) - share) * b_perc;
+    const MinimumGrads<S> split = minimum_grads(w.suz1, p[P_PERC], b_perc);
+    b_suz1 += split.a;
+    g[P_PERC] = split.b;
   }
   const S b_suz = b_suz1;
   S b_rech = gf[F_RECHARGE] + b_suz1;
@@ -316,9 +325,9 @@ HBV_HD void adjoint_step(const Params& p, S P, S T, S E, const S* s, const StepW
     const S b_su = select(w.su >= nz, lam[S_SM], zero);
     b_sm3 = b_su;
     b_cap += b_su;
-    const S share = minimum_share(slz, w.ac);
-    b_slz += share * b_cap;
-    const S b_ac = (S(1) - share) * b_cap;
+    const MinimumGrads<S> split = minimum_grads(slz, w.ac, b_cap);
+    b_slz += split.a;
+    const S b_ac = split.b;
     const S cs = p[P_C] * slz;
     g[P_C] = b_ac * w.om * slz;
     b_slz += b_ac * w.om * p[P_C];
@@ -336,9 +345,9 @@ HBV_HD void adjoint_step(const Params& p, S P, S T, S E, const S* s, const StepW
   const S b_aet = gf[F_AET] - b_dv;
   S b_pe;
   {
-    const S share = minimum_share(w.sm2, w.pe);
-    b_sm2 += share * b_aet;
-    b_pe = (S(1) - share) * b_aet;
+    const MinimumGrads<S> split = minimum_grads(w.sm2, w.pe, b_aet);
+    b_sm2 += split.a;
+    b_pe = split.b;
   }
   gforce[2] = b_pe * w.ef;
   const S b_ef = gf[F_EVAPFACTOR] + b_pe * E;
@@ -392,9 +401,9 @@ HBV_HD void adjoint_step(const Params& p, S P, S T, S E, const S* s, const StepW
   const S b_refr = b_sp3 - b_mw2;
   S b_pr;
   {
-    const S share = minimum_share(w.pr, w.mw1);
-    b_pr = share * b_refr;
-    b_mw1 += (S(1) - share) * b_refr;
+    const MinimumGrads<S> split = minimum_grads(w.pr, w.mw1, b_refr);
+    b_pr = split.a;
+    b_mw1 += split.b;
   }
   const S b_ar = select(w.ar >= zero, b_pr, zero);
   const S dt_r = tt - T;
@@ -409,9 +418,9 @@ HBV_HD void adjoint_step(const Params& p, S P, S T, S E, const S* s, const StepW
   const S b_melt = b_mw1 - b_sp2;
   S b_pm;
   {
-    const S share = minimum_share(w.pm, w.sp1);
-    b_pm = share * b_melt;
-    b_sp1 += (S(1) - share) * b_melt;
+    const MinimumGrads<S> split = minimum_grads(w.pm, w.sp1, b_melt);
+    b_pm = split.a;
+    b_sp1 += split.b;
   }
   const S b_am = select(w.am >= zero, b_pm, zero);
   g_cfmax += b_am * (T - tt);
