@@ -32,7 +32,7 @@ from collections.abc import Mapping
 
 import torch
 
-from delta_core.interfaces.phy import PhyInputError, PhyModel, PhyOutput
+from delta_core.interfaces.phy import PhyInputError, PhyModel, PhyOutput, all_finite
 from delta_core.interfaces.specs import Parameter, Variable
 from delta_hydro.hbv.backends import load_backend
 from delta_hydro.hbv.config import HBVConfig
@@ -114,18 +114,6 @@ _ROUTING_NAMES = ("route_a", "route_b")
 # Plausibility limits that catch wrong units (e.g. Kelvin, or m instead of mm).
 _TEMPERATURE_RANGE = (-90.0, 65.0)
 _ELEVATION_RANGE = (-500.0, 9000.0)
-
-
-def _all_finite(value: torch.Tensor) -> bool:
-    """Whether every element is finite, from its min and max (NaN and inf reach both).
-
-    One reduction pass; ``torch.isfinite(value).all()`` makes four passes and
-    allocates, about ten times slower (20 ms per forward at 531 x 730).
-    """
-    if value.numel() == 0:
-        return True
-    lo, hi = torch.aminmax(value.detach())
-    return bool(torch.isfinite(lo)) and bool(torch.isfinite(hi))
 
 
 class HBVNumericalError(FloatingPointError):
@@ -323,7 +311,7 @@ class HBV(PhyModel):
         static, dynamic = self._derive(static, dynamic, attributes)
         result = self._time_loop(run_forcing, static, dynamic, init, record=True)
         fluxes = self._assemble(result.fluxes, run_forcing, params, drop)
-        bad = [name for name, value in fluxes.items() if not _all_finite(value)]
+        bad = [name for name, value in fluxes.items() if not all_finite(value)]
         if bad:
             raise HBVNumericalError(
                 f"HBV {self.config.variant}: non-finite values in outputs {bad} from finite inputs; "
@@ -464,9 +452,7 @@ class HBV(PhyModel):
         if forcing.numel():
             self._check_forcing_values(forcing)
         for spec in self._param_specs:
-            if spec.name not in params:
-                continue
-            if spec.name not in ranges:  # empty
+            if spec.name not in ranges:  # not given, or empty
                 continue
             tol = 1e-5 * (spec.hi - spec.lo)
             v_lo, v_hi = ranges[spec.name]
